@@ -1,0 +1,5 @@
+import sys
+
+from miex.cli.main import main
+
+sys.exit(main())
