@@ -1,0 +1,116 @@
+"""CASME II (Yan et al., 2014), read as distributed.
+
+Layout::
+
+    ROOT/CASME2-coding-20190701.xlsx             sheet 1: Subject, Filename, (blank), OnsetFrame,
+                                                  ApexFrame, OffsetFrame, (blank), Action Units,
+                                                  Estimated Emotion
+    ROOT/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg      (raw frames)
+    ROOT/Cropped/sub01/EP02_01f/reg_img46.jpg              (cropped frames)
+
+Quirk: the ApexFrame of sub04/EP12_01f is ``"/"`` (a ``missing_apex`` problem).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from miex.datasets._sheets import read_table
+from miex.datasets.base import MiexDataset, cell_text, find_dir, find_file
+from miex.errors import MiexError
+
+FRAME_FOLDERS = {"raw": ("CASME2_RAW_selected", "CASME2_RAW"), "cropped": ("Cropped", "CASME2_Cropped")}
+
+
+class Casme2(MiexDataset):
+    """CASME II. 3-class: disgust and repression -> negative, happiness -> positive, surprise ->
+    surprise; fear, sadness and others are outside the scheme. Native: 5 classes (happiness,
+    disgust, repression, surprise, others).
+
+    ``variant``: ``"auto"`` (raw frames if present, else cropped), ``"raw"`` or ``"cropped"``.
+    ``missing_apex``: ``"skip"`` rows whose apex is ``"/"`` or use the ``"middle"`` frame.
+    ``annotations_file``: the coding spreadsheet, found as ``CASME2-coding-*.xlsx`` by default.
+    """
+
+    name = "casme2"
+    THREE_CLASS_MAP = {"disgust": 0, "repression": 0, "happiness": 1, "surprise": 2}
+    NATIVE_CLASSES = ("happiness", "disgust", "repression", "surprise", "others")
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        *,
+        variant: str = "auto",
+        missing_apex: str = "skip",
+        annotations_file: str | Path | None = None,
+        **kw: Any,
+    ) -> None:
+        if variant not in ("auto", "raw", "cropped"):
+            raise MiexError(f"CASME II variant must be auto, raw or cropped, got {variant!r}")
+        self.variant = variant
+        self.missing_apex = missing_apex
+        self.annotations_file = Path(annotations_file) if annotations_file else None
+        super().__init__(root, **kw)
+
+    def frames_dir(self) -> Path:
+        variants = ("raw", "cropped") if self.variant == "auto" else (self.variant,)
+        for v in variants:
+            found = find_dir(self.root, FRAME_FOLDERS[v])
+            if found is not None:
+                self.variant_found = v
+                return found
+        names = " or ".join(n for v in variants for n in FRAME_FOLDERS[v])
+        raise MiexError(f"casme2: no frame folder {names} under {self.root}")
+
+    def _scan(self) -> list[dict[str, Any]]:
+        sheet = self.annotations_file or find_file(self.root, ["CASME2-coding-*.xlsx", "CASME2*coding*.xlsx"])
+        if sheet is None:
+            raise MiexError(f"casme2: no annotation file CASME2-coding-*.xlsx under {self.root}")
+        self.annotations_path = sheet
+        frames_dir = self.frames_dir()
+        _, rows = read_table(
+            sheet,
+            sheet=0,
+            required=("subject", "filename", "onsetframe", "apexframe", "offsetframe", "estimatedemotion"),
+        )
+        records = []
+        for row_no, row in rows:
+            subject = _subject_folder(row["subject"])
+            clip = cell_text(row["filename"])
+            where = f"{sheet.name} row {row_no}"
+            if subject is None or not clip:
+                self._problem(
+                    f"{cell_text(row['subject'])}/{clip}",
+                    "malformed_row",
+                    f"{where}: subject {cell_text(row['subject'])!r} / filename {clip!r} unusable; row skipped",
+                )
+                continue
+            key = f"{subject}/{clip}"
+            frames = self._frames_from_row(
+                key, where, row["onsetframe"], row["apexframe"], row["offsetframe"], self.missing_apex
+            )
+            if frames is None:
+                continue
+            onset, apex, offset = frames
+            rec = self._clip_record(
+                local_subject=subject,
+                clip=clip,
+                folder=frames_dir / subject / clip,
+                native_label=cell_text(row["estimatedemotion"]),
+                onset=onset,
+                apex=apex,
+                offset=offset,
+                aus=cell_text(row.get("actionunits")),
+            )
+            if rec is not None:
+                records.append(rec)
+        return records
+
+
+def _subject_folder(value: Any) -> str | None:
+    """CASME II subject cell -> folder name: ``1`` -> ``sub01``; ``"sub01"`` stays."""
+    text = cell_text(value)
+    m = re.fullmatch(r"(?:sub)?0*(\d+)", text, flags=re.IGNORECASE)
+    return f"sub{int(m.group(1)):02d}" if m else None
