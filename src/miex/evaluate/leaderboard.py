@@ -1,0 +1,67 @@
+"""Published micro-expression recognition results that reports put a run next to.
+
+The numbers are those collected in design.md section 5. They are *not* all comparable with a
+miex run: the composite leaderboard is LOSO over the 68 MEGC2019 subjects; MiE-X Table 1 is
+subject-wise 3-fold, 3 repeats. HTNet's number is test-set epoch selected (optimistic), and
+several other published codes also pick each fold's best epoch on its test subjects.
+Numbers are as collected in design.md section 5; citations name the paper each number comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    method: str
+    uf1: float          # fraction in [0, 1]
+    uar: float
+    protocol: str       # "LOSO" | "3-fold"
+    citation: str
+    optimistic: bool = False   # test-set epoch selection
+    note: str = ""
+
+
+_LOSO = "LOSO (68 subjects)"
+
+#: MEGC2019 composite (CompMiE), LOSO, full composite UF1/UAR.
+COMPOSITE_LOSO: tuple[Entry, ...] = (
+    Entry("LBP-TOP", 0.588, 0.579, _LOSO, "MEGC2019 baseline; See et al., FG 2019"),
+    Entry("Bi-WOOF", 0.630, 0.623, _LOSO, "Liong et al., Signal Process. Image Commun. 2018"),
+    Entry("OFF-ApexNet", 0.720, 0.710, _LOSO, "Gan et al., Signal Process. Image Commun. 2019"),
+    Entry("CapsuleNet", 0.652, 0.651, _LOSO, "Van Quang et al., FG 2019"),
+    Entry("Dual-Inception", 0.732, 0.728, _LOSO, "Zhou et al., FG 2019"),
+    Entry("STSTNet", 0.735, 0.761, _LOSO, "Liong et al., FG 2019"),
+    Entry("EMR", 0.789, 0.782, _LOSO, "Liu et al., FG 2019 (MEGC2019 winner)"),
+    Entry("RCN", 0.743, 0.719, _LOSO, "Xia et al., IEEE TIP 2020"),
+    Entry("FeatRef", 0.784, 0.783, _LOSO, "Zhou et al., Pattern Recognition 2022"),
+    Entry("HTNet", 0.860, 0.848, _LOSO, "Wang et al., Neurocomputing 2024", optimistic=True,
+          note="test-set epoch selection"),
+)
+
+_TABLE1 = "Liu et al., MiE-X (ECCV 2022), Table 1"
+_TABLE1_NOTE = "mean of 3 runs; the MiE-X code picks epochs on the test subjects, so these may be optimistic"
+#: MiE-X paper Table 1: CompMiE, subject-wise 3-fold, Branches, mean of 3 runs.
+MIEX_TABLE1: tuple[Entry, ...] = (
+    Entry("Branches, real data only", 0.436, 0.446, "3-fold", _TABLE1, note=_TABLE1_NOTE),
+    Entry("Branches, MiE-X only", 0.477, 0.489, "3-fold", _TABLE1, note=_TABLE1_NOTE),
+    Entry("Branches, MiE-X pre-train + CompMiE fine-tune", 0.507, 0.521, "3-fold", _TABLE1, note=_TABLE1_NOTE),
+    Entry("Branches, same + CK+ in fine-tuning", 0.523, 0.523, "3-fold", _TABLE1, note=_TABLE1_NOTE),
+)
+
+#: How much test-set epoch selection inflates results (MEB study: STSTNet composite F1).
+TEST_SELECTION_EFFECT = {
+    "method": "STSTNet",
+    "uf1_without_test_selection": 0.713,
+    "uf1_test_selected": 0.774,
+    "citation": "Varanka et al., MEB (data leakage and evaluation issues in MER), IEEE TAC 2023",
+}
+
+PROTOCOL_NOTE = (
+    "Published composite numbers are leave-one-subject-out (LOSO, 68 folds); MiE-X Table 1 is "
+    "subject-wise 3-fold. k-fold trains on fewer subjects per fold than LOSO and usually scores "
+    "lower, so compare a run with the leaderboard only under the same protocol. Several published "
+    "codes select each fold's best epoch on its test subjects (marked optimistic); in the MEB study "
+    "this raised STSTNet's composite F1 from 0.713 to 0.774."
+)
