@@ -263,3 +263,30 @@ def test_prefetch_fills_the_cache_in_worker_processes(tmp_path, astronaut_rgb, g
     assert sorted(faces) == ["a", "sub-g"]
     assert again.detector.calls == 0 and again.cache_hits == 2
     assert again.skips.counts() == {"unreadable image": 1}
+
+
+def test_check_agrees_with_load_without_decoding(first_run, folder, cache, monkeypatch):
+    first_pool, _ = first_run
+    pool = FacePool(folder, cache_dir=cache)
+    outcomes = {}
+    for face_id in pool.ids:
+        try:
+            first_pool.load(face_id)
+            outcomes[face_id] = None
+        except InputError as exc:
+            outcomes[face_id] = exc.reason
+    import miex.faces.pool as pool_module
+
+    decoded = []
+    monkeypatch.setattr(pool_module, "load_image", lambda path: decoded.append(path) or load_image(path))
+    checked = {}
+    for face_id in pool.ids:
+        try:
+            pool.check(face_id)
+            checked[face_id] = None
+        except InputError as exc:
+            checked[face_id] = exc.reason
+    assert checked == outcomes
+    assert pool.detector.calls == 0
+    # only the file that was never cached (unreadable) is opened again
+    assert [Path(p).name for p in decoded] == ["broken.jpg"]

@@ -30,6 +30,9 @@ An int column ``frame`` followed by ``AU01 … AU45`` with ``z = AUxx_r / 5`` cl
   ``mode`` (``"video"`` or ``"image"``).
 
 A malformed file raises one :class:`miex.errors.InputError` naming it.
+
+miex's own AU-table CSVs (``frame, AU01 … AU45``, z in [0, 1], as written by
+``miex aus extract``) are read as they are (``mode`` ``"au_table"``; nothing is dropped).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from miex.errors import InputError, MiexError, SkipLog
 DEFAULT_MIN_CONFIDENCE = 0.8
 
 _META = ("frame", "face", "confidence", "success")
+_AU_TABLE = frozenset(name.lower() for name in AU_NAMES)
 
 
 def read_openface_csv(path: str | os.PathLike[str], *, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> pd.DataFrame:
@@ -61,6 +65,8 @@ def read_openface_csv(path: str | os.PathLike[str], *, min_confidence: float = D
     lower = {c.lower(): c for c in raw.columns}
 
     r_cols = [lower.get(name.lower()) for name in OPENFACE_R_NAMES]
+    if not any(r_cols) and "frame" in lower and all(name.lower() in lower for name in AU_NAMES):
+        return _read_au_table(raw, lower, path)
     if not any(r_cols):
         raise InputError(path, "no AU intensity columns (AU01_r … AU45_r); is this an OpenFace CSV?")
     missing = [name for name, col in zip(OPENFACE_R_NAMES, r_cols) if col is None]
@@ -105,6 +111,25 @@ def read_openface_csv(path: str | os.PathLike[str], *, min_confidence: float = D
     return table
 
 
+def _read_au_table(raw: pd.DataFrame, lower: dict[str, str], path: Path) -> pd.DataFrame:
+    """A miex AU-table CSV (``frame, AU01 … AU45``, z in [0, 1])."""
+    if raw.empty:
+        raise InputError(path, "header but no data rows")
+    frames_f = _numeric(raw, lower["frame"], path)
+    if not np.all(frames_f == np.round(frames_f)):
+        raise InputError(path, "column 'frame' has non-integer values")
+    z = np.column_stack([_numeric(raw, lower[name.lower()], path) for name in AU_NAMES])
+    if z.min() < 0.0 or z.max() > 1.0:
+        raise InputError(path, "AU values outside [0, 1] in an AU table (OpenFace 0-5 intensities go in AUxx_r columns)")
+    table = pd.DataFrame(z, columns=list(AU_NAMES))
+    table.insert(0, "frame", frames_f.astype(np.int64))
+    if table["frame"].duplicated().any():
+        raise InputError(path, "duplicate frame numbers")
+    table = table.sort_values("frame", kind="stable").reset_index(drop=True)
+    table.attrs.update(source=str(path), dropped=0, rows=len(raw), mode="au_table")
+    return table
+
+
 def read_openface_dir(
     folder: str | os.PathLike[str],
     *,
@@ -141,7 +166,7 @@ def _read_raw(path: Path) -> pd.DataFrame:
 
     def wanted(name: str) -> bool:
         key = name.strip().lower()
-        return key in _META or key.endswith("_r") and key.startswith("au")
+        return key in _META or key.startswith("au") and (key.endswith("_r") or key in _AU_TABLE)
 
     try:
         return pd.read_csv(

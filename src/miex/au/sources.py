@@ -190,13 +190,10 @@ class ExpertSource:
         intensity = rng.uniform(self.mu, self.nu, size=(n, N_AUS))
         return [emotions[k] for k in choice], np.where(active, intensity, 0.0)
 
-    def draw_row(self, label: int, rng: np.random.Generator) -> dict:
-        """One pool-format row (as a dict) of class ``label``: what ``miex synth`` draws per sample."""
+    def draw_one(self, label: int, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+        """One (sub-emotion, apex vector) of class ``label``: what ``miex synth`` draws per sample."""
         emotions, apexes = self.draw(label, 1, rng)
-        row = {"source": "expert", "label": label, "emotion": emotions[0]}
-        row.update({column: 0.0 for column in ONSET_COLUMNS})
-        row.update({column: float(v) for column, v in zip(APEX_COLUMNS, apexes[0])})
-        return row
+        return emotions[0], apexes[0]
 
     def sample(
         self,
@@ -512,7 +509,7 @@ def clips_from_index(
             if not rec["subject"]:
                 raise InputError(where, "empty subject")
             ds = rec.get("dataset", "") or dataset
-            key = f"{ds}/{rec['clip']}"
+            key = f"{ds}/{rec['subject']}/{rec['clip']}"  # CASME II reuses clip names across subjects
             if key in seen:
                 raise InputError(where, "duplicate clip")
             frames = {k: _frame_number(rec.get(k, ""), k, where) for k in ("onset", "apex", "offset")}

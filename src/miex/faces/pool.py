@@ -25,7 +25,7 @@ from miex.faces.align import DEFAULT_MARGIN, DEFAULT_SIZE, Face, align_face
 from miex.faces.detect import MAX_OUTSIDE, FaceDetector, check_inside, locate_face
 from miex.faces.image import IMAGE_SUFFIXES, load_image
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_ID = 96
 
@@ -188,6 +188,38 @@ class _Pool:
         assert error is not None
         raise error
 
+    def check(self, face_id: str) -> None:
+        """Raise the :class:`InputError` that :meth:`load` would raise, or return if usable.
+
+        A cached detection answers without decoding the image, so checking a large, already
+        detected pool is cheap.
+        """
+        error: InputError | None = None
+        for path, mirror in self._candidates(face_id):
+            try:
+                return self._check_one(path, mirror)
+            except InputError as exc:
+                error = error or exc
+        assert error is not None
+        raise error
+
+    def _check_one(self, path: Path, mirror: bool) -> None:
+        try:
+            cfile = self._cache_file(path, mirror)
+        except OSError:
+            cfile = None
+        rec = read_cache(cfile) if cfile is not None else None
+        if rec is None or "shape" not in rec:
+            self._load_one(path, mirror)
+            return
+        self.cache_hits += 1
+        source = f"{path}#mirror" if mirror else str(path)
+        if rec["outcome"] == "no face":
+            raise InputError(source, "no face found")
+        check_inside(np.asarray(rec["landmarks"], dtype=np.float64), tuple(rec["shape"]), source, self.max_outside)
+        if int(rec["n_faces"]) > 1 and self.multi_face == "skip":
+            raise InputError(source, f"multiple faces: {rec['n_faces']} found")
+
     def iter_faces(self, progress: bool | None = None) -> Iterator[tuple[str, Face]]:
         """Yield ``(id, Face)`` for every usable image; skips are logged, then one summary line."""
         from tqdm import tqdm
@@ -349,6 +381,7 @@ def detection_record(rgb: np.ndarray, path: Path, mirror: bool, detector: FaceDe
         rec = {"outcome": "no face"}
     rec["file"] = str(path)
     rec["mirror"] = bool(mirror)
+    rec["shape"] = [int(v) for v in rgb.shape[:2]]
     return rec
 
 
