@@ -1,0 +1,558 @@
+"""AU tables from real clips (``miex aus extract``) and the z^MiE / z^MaE pools made from them.
+
+Two steps, two subcommands (pool building is separate so that pools can combine several
+extractions, e.g. CK+ and Oulu-CASIA for z^MaE; ``miex aus extract --pool ...`` runs both at once):
+
+``extract_dataset(dataset, out, ...)``  -> ``OUT/<dataset>/<subject>/<clip>.csv`` + ``OUT/<dataset>/index.csv``
+``build_pools(clips, kind, ...)``       -> ``POOL_OUT/pool_fold<f>.parquet`` (or ``pool.parquet``)
+
+Per-clip AU tables
+------------------
+One CSV per clip in the AU-table shape of ``docs/INTERFACES.md``: ``frame`` (the dataset's
+native frame number, e.g. 46 for ``img46.jpg``) then ``AU01 … AU45`` (z in [0, 1]). The file is
+``OUT/<dataset>/<subject>/<clip>.csv``: CASME II reuses clip names across subjects
+(``EP02_01f`` exists for several), so the subject folder keeps them apart. For the MEGC2019
+composite the subject folder is dataset-qualified (``OUT/megc2019/casme2/sub01/EP02_01f.csv``).
+Only the samples of the 3-class scheme are extracted (``dataset.samples``).
+
+``OUT/<dataset>/index.csv`` has the columns ``clip, subject, label, dataset, onset, apex,
+offset, csv`` (``csv`` relative to ``OUT/<dataset>``): exactly what ``miex aus sample --source
+mie|mae --csv-dir OUT/<dataset> --index OUT/<dataset>/index.csv`` and ``miex aus pools`` read.
+``label`` is the emotion word where it means the same 3-class label everywhere (``disgust``,
+``happiness``, ...), else the 3-class number. ``OUT/<dataset>/extract.json`` records the
+settings; a second run with the same settings reuses the CSVs already written (resume),
+other settings need ``overwrite=True`` (``--overwrite``).
+
+Sources
+-------
+OpenFace CSVs the user already has (``openface_dir``)
+    The CSV of a clip is looked up in this order (``<subject>`` is the dataset's subject folder,
+    ``sub01``, ``006``, ``s1``, ``S005``; ``<clip>`` the clip name, ``EP02_01f``; ``<folder>`` the
+    clip's frame folder name when it differs from the clip name, e.g. CK+ ``001``)::
+
+        <dataset>/<subject>/<clip>.csv   <subject>/<clip>.csv   <subject>_<clip>.csv
+        <subject>/<folder>.csv           <clip>.csv             <folder>.csv
+
+    The last two are used only when that name is unique in the dataset (CASME II clip names are
+    not). OpenFace numbers the frames of an image folder 1..n in its own order: ``-fdir`` sorts
+    the file names as strings (``img100.jpg`` before ``img46.jpg``): ``openface_order="lexical"``
+    (default). Use ``"numeric"`` when the frames were fed in numeric order (a video made from
+    them, renamed files). OpenFace frame k is mapped to the native frame number of the k-th
+    file in that order; a CSV with fewer rows than the folder has frames, or frames beyond it,
+    is rejected as not made from this folder. Rows with ``success == 0`` or a confidence below
+    ``min_confidence`` are dropped (:func:`miex.au.openface.read_openface_csv`). All frames of
+    the clip are kept (OpenFace intensities are absolute).
+The built-in landmark estimator (:func:`miex.au.estimate.estimate_clip`, the default)
+    Micro-expression datasets: only the frames from the onset to the offset (to the apex when
+    an annotation puts the apex after the offset), with the onset frame as the neutral
+    reference. Macro-expression datasets (CK+, Oulu-CASIA, MMEW macro part): every frame, the
+    first one neutral. A clip whose onset/first frame has no face is skipped (no neutral
+    reference, checked first); other frames without a face are left out of the table (the
+    estimator names each on stderr).
+
+A bad clip (no CSV, unreadable CSV, CSV not matching the folder, no face, missing onset frame)
+is reported on one line naming it and skipped; a summary follows.
+
+Pools
+-----
+``kind="mie"``: :class:`miex.au.sources.MiESource` (onset and annotated apex, each pair reused
+``reuse`` times). ``kind="mae"``: :class:`miex.au.sources.MaESource` (first frame and a random
+frame in [floor(alpha n), floor(beta n)]). With a fold file (CSV ``subject,fold`` as for
+``miex synth --fold-file``; ``fold`` = the fold in which that subject is a *test* subject), one
+pool per fold, ``pool_fold<f>.parquet``, built only from the clips of subjects that are not
+test subjects of fold f (leakage-free); ``exclude_subjects`` are left out of every pool. Without
+a fold file, one ``pool.parquet``. Each pool's randomness is ``rng(seed, "aus", "pool", kind,
+fold)``: the same arguments give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from miex.au.space import AU_NAMES
+from miex.errors import InputError, MiexError, SkipLog
+
+#: Columns of ``index.csv`` (the clip-index format of ``miex aus sample``).
+INDEX_COLUMNS: tuple[str, ...] = ("clip", "subject", "label", "dataset", "onset", "apex", "offset", "csv")
+OPENFACE_ORDERS: tuple[str, ...] = ("lexical", "numeric")
+POOL_KINDS: tuple[str, ...] = ("mie", "mae")
+#: Datasets whose clips are macro-expressions (MMEW only with ``part="macro"``).
+MACRO_DATASETS: frozenset[str] = frozenset({"ckplus", "oulu"})
+EXTRACT_VERSION = 1
+_SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def is_macro(dataset) -> bool:
+    """True for macro-expression datasets (CK+, Oulu-CASIA, MMEW's macro part)."""
+    name = getattr(dataset, "name", str(dataset))
+    return name in MACRO_DATASETS or (name == "mmew" and getattr(dataset, "part", "micro") == "macro")
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """What determines the AU tables (recorded in ``extract.json``)."""
+
+    source: str  # "openface" | "estimator"
+    openface_dir: str = ""
+    openface_order: str = "lexical"
+    min_confidence: float | None = None
+    upsample: int = 1
+    version: int = EXTRACT_VERSION
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.source == "openface":
+            d.pop("upsample")
+        else:
+            for k in ("openface_dir", "openface_order", "min_confidence"):
+                d.pop(k)
+        return d
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def local_subject(subject: str) -> str:
+    """``casme2/sub01`` -> ``sub01``."""
+    return str(subject).split("/", 1)[-1]
+
+
+def _safe(name: str) -> str:
+    text = _SAFE.sub("_", str(name)).strip("._") or "_"
+    return text
+
+
+def csv_relpath(row: pd.Series | dict, name: str) -> str:
+    """Where a clip's AU table goes, relative to ``OUT/<name>`` (``sub01/EP02_01f.csv``)."""
+    parts = [_safe(local_subject(row["subject"])), _safe(row["clip"]) + ".csv"]
+    if str(row["dataset"]) != name:
+        parts.insert(0, _safe(row["dataset"]))
+    return "/".join(parts)
+
+
+def clip_key(row: pd.Series | dict) -> str:
+    """``casme2/sub01/EP02_01f``: how a clip is named in messages."""
+    return f"{row['dataset']}/{local_subject(row['subject'])}/{row['clip']}"
+
+
+def index_label(row: pd.Series | dict) -> str:
+    """The index ``label`` cell: the emotion word when it parses to the sample's label, else the number."""
+    from miex.au.sources import EMOTION_LABELS
+
+    word = str(row.get("native_label", "")).strip().lower()
+    if word and EMOTION_LABELS.get(word) == int(row["label"]):
+        return word
+    return str(int(row["label"]))
+
+
+def _frame_numbers(paths: Sequence[str]) -> list[int | None]:
+    from miex.datasets.base import frame_number
+
+    return [frame_number(p) for p in paths]
+
+
+def write_au_table(path: Path, table: pd.DataFrame) -> None:
+    """An AU table as CSV (``frame`` int, AUs with 6 decimals), atomically."""
+    from miex.io import write_text
+
+    out = table[["frame", *AU_NAMES]].copy()
+    out["frame"] = out["frame"].astype(np.int64)
+    write_text(path, out.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+
+
+# --------------------------------------------------------------------------------------------
+# OpenFace source
+
+
+def find_openface_csv(
+    openface_dir: str | os.PathLike[str],
+    row: pd.Series | dict,
+    *,
+    clip_counts: Counter | None = None,
+    folder_counts: Counter | None = None,
+) -> Path:
+    """The OpenFace CSV of a clip (see the module docstring for the names tried).
+
+    ``clip_counts``/``folder_counts``: how often each clip / folder name occurs in the dataset;
+    bare names are used only when unique. Raises :class:`InputError` naming the clip.
+    """
+    base = Path(openface_dir)
+    subject = local_subject(row["subject"])
+    clip = str(row["clip"])
+    frames = list(row["frames"])
+    folder = Path(frames[0]).parent.name if frames else clip
+    tried: list[str] = [f"{row['dataset']}/{subject}/{clip}.csv", f"{subject}/{clip}.csv", f"{subject}_{clip}.csv"]
+    if folder != clip:
+        tried.append(f"{subject}/{folder}.csv")
+    bare = [(clip, clip_counts), (folder, folder_counts)] if folder != clip else [(clip, clip_counts)]
+    for name in tried:
+        if (base / name).is_file():
+            return base / name
+    for name, counts in bare:
+        path = base / f"{name}.csv"
+        if path.is_file():
+            if counts is not None and counts[name] > 1:
+                raise InputError(
+                    clip_key(row),
+                    f"OpenFace CSV {path.name} in {base} is ambiguous: {counts[name]} clips of the dataset share "
+                    f"the name {name!r}; name it {subject}_{clip}.csv or {subject}/{clip}.csv",
+                )
+            return path
+        tried.append(f"{name}.csv")
+    raise InputError(clip_key(row), f"no OpenFace CSV in {base} (looked for {', '.join(tried)})")
+
+
+def openface_frame_order(paths: Sequence[str], order: str = "lexical") -> list[str]:
+    """The frame files in the order OpenFace numbered them 1..n (see the module docstring)."""
+    if order == "lexical":
+        return sorted(paths, key=lambda p: Path(p).name)
+    if order == "numeric":
+        from miex.datasets.base import natural_key
+
+        return sorted(paths, key=natural_key)
+    raise MiexError(f"OpenFace frame order must be one of {', '.join(OPENFACE_ORDERS)}, got {order!r}")
+
+
+def openface_table(
+    csv_path: str | os.PathLike[str],
+    frames: Sequence[str],
+    *,
+    order: str = "lexical",
+    min_confidence: float | None = None,
+) -> pd.DataFrame:
+    """An OpenFace CSV of a clip folder as an AU table with the dataset's native frame numbers."""
+    from miex.au.openface import DEFAULT_MIN_CONFIDENCE, read_openface_csv
+
+    threshold = DEFAULT_MIN_CONFIDENCE if min_confidence is None else float(min_confidence)
+    table = read_openface_csv(csv_path, min_confidence=threshold)
+    if table.attrs.get("mode") != "video":
+        raise InputError(csv_path, "not a FeatureExtraction CSV (no frame column); run OpenFace with -fdir on the clip folder")
+    ordered = openface_frame_order(list(frames), order)
+    n_files, n_rows = len(ordered), int(table.attrs.get("rows", len(table)))
+    last = int(table["frame"].max()) if len(table) else 0
+    if n_rows < n_files or last > n_files or int(table["frame"].min() if len(table) else 1) < 1:
+        folder = Path(ordered[0]).parent if ordered else "?"
+        raise InputError(
+            csv_path,
+            f"{n_rows} rows (frames up to {last}) for the {n_files} frames of {folder}; "
+            "was OpenFace run on this clip folder?",
+        )
+    numbers = _frame_numbers(ordered)
+    native = [numbers[int(k) - 1] for k in table["frame"]]
+    if any(n is None for n in native):
+        raise InputError(csv_path, "frame file names have no number to map OpenFace frames to")
+    out = table.copy()
+    out["frame"] = np.asarray(native, dtype=np.int64)
+    out = out.sort_values("frame", kind="stable").reset_index(drop=True)
+    if out["frame"].duplicated().any():
+        raise InputError(csv_path, "two frame files of the clip have the same frame number")
+    out.attrs.update(table.attrs)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# estimator source
+
+
+def estimator_frames(row: pd.Series | dict, macro: bool) -> list[str]:
+    """The frames the estimator reads: every frame (macro) or onset..max(offset, apex) (micro),
+    sorted by frame number; the first one is the neutral reference. Raises :class:`InputError`
+    when the onset frame file is missing."""
+    frames = list(row["frames"])
+    numbers = _frame_numbers(frames)
+    if not frames:
+        raise InputError(clip_key(row), "clip has no frames")
+    if macro:
+        return frames
+    onset, apex, offset = int(row["onset"]), int(row["apex"]), int(row["offset"])
+    if onset not in numbers:
+        raise InputError(Path(frames[0]).parent, f"onset frame {onset} is not in the clip folder (missing frame)")
+    hi = max(offset, apex)
+    return [f for f, n in zip(frames, numbers) if n is not None and onset <= n <= hi]
+
+
+def estimator_table(row: pd.Series | dict, macro: bool, detector=None) -> pd.DataFrame:
+    """The landmark estimator's AU table of one clip (neutral = onset, or first frame for macro).
+
+    The neutral frame is checked first, so a clip without a face there costs one detection and
+    is reported once (:class:`InputError` naming that frame)."""
+    from miex.au.estimate import estimate_clip
+    from miex.faces import FaceDetector, load_image, locate_face
+
+    det = detector if detector is not None else FaceDetector()
+    paths = estimator_frames(row, macro)
+    try:
+        locate_face(load_image(paths[0]), det, paths[0])
+    except InputError as exc:
+        raise InputError(exc.path, f"{exc.reason} in the neutral reference frame (onset or first frame)") from None
+    table = estimate_clip(paths, detector=det)
+    first = _frame_numbers(paths[:1])[0]
+    neutral = table.attrs.get("neutral_frame")
+    if neutral is not None and first is not None and int(neutral) != int(first):
+        raise InputError(paths[0], "no face found in the neutral reference frame (onset or first frame)")
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# extraction
+
+
+def _check_settings(base: Path, settings: ExtractSettings, overwrite: bool) -> bool:
+    """True when CSVs already in ``base`` may be reused."""
+    meta = base / "extract.json"
+    if not meta.is_file():
+        return False
+    try:
+        old = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if old == settings.as_dict():
+        return not overwrite
+    if not overwrite:
+        raise MiexError(
+            f"{base} holds AU tables made with other settings ({meta}); "
+            "use --overwrite to replace them or choose another --out"
+        )
+    return False
+
+
+def extract_dataset(
+    dataset,
+    out: str | os.PathLike[str],
+    *,
+    openface_dir: str | os.PathLike[str] | None = None,
+    openface_order: str = "lexical",
+    min_confidence: float | None = None,
+    upsample: int = 1,
+    detector=None,
+    overwrite: bool = False,
+    progress: bool = True,
+    skips: SkipLog | None = None,
+) -> pd.DataFrame:
+    """Write the per-clip AU tables and ``index.csv`` of a dataset under ``OUT/<dataset name>``.
+
+    ``dataset``: a :class:`~miex.datasets.MiexDataset` (or a name for
+    :func:`~miex.datasets.load_dataset`). ``openface_dir``: read OpenFace CSVs from there,
+    else run the landmark estimator (``upsample``/``detector`` for its face detector). Returns
+    the index DataFrame (:data:`INDEX_COLUMNS`); ``attrs``: ``index`` (its path), ``reused``
+    (clips whose CSV was already there), ``skips`` (``(name, reason)`` of each skipped clip).
+    """
+    from tqdm import tqdm
+
+    from miex.datasets import load_dataset
+    from miex.io import write_json, write_text
+
+    if isinstance(dataset, str):
+        dataset = load_dataset(dataset)
+    if openface_order not in OPENFACE_ORDERS:
+        raise MiexError(f"OpenFace frame order must be one of {', '.join(OPENFACE_ORDERS)}, got {openface_order!r}")
+    if openface_dir is not None and not Path(openface_dir).is_dir():
+        raise MiexError(f"{openface_dir}: OpenFace CSV folder not found")
+    name = dataset.name
+    base = Path(out) / name
+    if openface_dir is not None:
+        settings = ExtractSettings("openface", str(Path(openface_dir).resolve()), openface_order, min_confidence)
+    else:
+        settings = ExtractSettings("estimator", upsample=int(detector.upsample if detector is not None else upsample))
+    reuse = _check_settings(base, settings, overwrite)
+    macro = is_macro(dataset)
+    skips = skips if skips is not None else SkipLog()
+    samples = dataset.samples
+    clip_counts = Counter(str(c) for c in samples["clip"])
+    folder_counts = Counter(Path(list(f)[0]).parent.name for f in samples["frames"] if len(f))
+    det = detector
+    if openface_dir is None and det is None:
+        from miex.faces import FaceDetector
+
+        det = FaceDetector(upsample=settings.upsample)
+
+    records, reused = [], 0
+    rows = [r for _, r in samples.iterrows()]
+    for row in tqdm(rows, desc=f"AUs {name}", unit="clip", disable=None if progress else True):
+        rel = csv_relpath(row, name)
+        target = base / rel
+        try:
+            if reuse and target.is_file():
+                reused += 1
+            else:
+                if openface_dir is not None:
+                    source = find_openface_csv(openface_dir, row, clip_counts=clip_counts, folder_counts=folder_counts)
+                    table = openface_table(source, list(row["frames"]), order=openface_order, min_confidence=min_confidence)
+                else:
+                    table = estimator_table(row, macro, det)
+                if table.empty:
+                    raise InputError(clip_key(row), "no usable AU rows (every frame dropped)")
+                write_au_table(target, table)
+        except InputError as exc:
+            where = exc.path if exc.path.startswith(clip_key(row)) else f"{clip_key(row)}: {exc.path}"
+            skips.add(where, exc.reason)
+            continue
+        records.append(
+            {
+                "clip": str(row["clip"]),
+                "subject": local_subject(row["subject"]),
+                "label": index_label(row),
+                "dataset": str(row["dataset"]),
+                "onset": int(row["onset"]),
+                "apex": int(row["apex"]),
+                "offset": int(row["offset"]),
+                "csv": rel,
+            }
+        )
+    index = pd.DataFrame(records, columns=list(INDEX_COLUMNS))
+    index_path = base / "index.csv"
+    base.mkdir(parents=True, exist_ok=True)
+    write_json(base / "extract.json", settings.as_dict())
+    write_text(index_path, index.to_csv(index=False, lineterminator="\n"))
+    index.attrs.update(index=str(index_path), reused=reused, skips=list(skips.items), problems=len(dataset.problems))
+    return index
+
+
+# --------------------------------------------------------------------------------------------
+# pools
+
+
+def read_folds(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A fold file (CSV ``subject,fold``; ``fold`` = the fold where the subject is tested)."""
+    from miex.synth.lists import read_fold_file
+
+    return read_fold_file(path)
+
+
+def _subject_matches(qualified: str, entries: set[str]) -> bool:
+    return qualified in entries or qualified.rsplit("/", 1)[-1] in entries
+
+
+def _fold_name(fold: str) -> str:
+    return _safe(str(fold))
+
+
+def build_pools(
+    clips: Sequence,
+    kind: str,
+    out_dir: str | os.PathLike[str],
+    *,
+    per_class: int = 5000,
+    seed: int = 0,
+    folds: pd.DataFrame | None = None,
+    exclude_subjects: Iterable[str] = (),
+    alpha: float = 0.3,
+    beta: float = 0.5,
+    reuse: int = 5,
+    skips: SkipLog | None = None,
+) -> dict[str, Path]:
+    """Write z^MiE (``kind="mie"``) or z^MaE (``"mae"``) pools from :class:`~miex.au.sources.Clip`
+    objects: ``pool_fold<f>.parquet`` per fold of ``folds`` (columns ``subject, fold``), else
+    ``pool.parquet``. Returns ``{fold or "all": path}``.
+
+    Clips unusable for the source (annotated frame missing from the AU table, ...) are logged to
+    ``skips`` once. A fold whose training subjects lack a class raises :class:`MiexError`
+    naming the fold (after the other folds are written).
+    """
+    from miex.au.pool import write_pool
+    from miex.au.sources import MaESource, MiESource
+    from miex.seeding import rng
+
+    if kind not in POOL_KINDS:
+        raise MiexError(f"pool kind must be one of {', '.join(POOL_KINDS)}, got {kind!r}")
+    if int(per_class) < 1:
+        raise MiexError(f"--per-class must be >= 1, got {per_class}")
+
+    def make(selected: Sequence, exclude: Iterable[str], log: SkipLog | None):
+        if kind == "mie":
+            return MiESource(selected, reuse=reuse, exclude_subjects=exclude, skips=log)
+        return MaESource(selected, alpha=alpha, beta=beta, exclude_subjects=exclude, skips=log)
+
+    # validate every clip once, so a bad clip is reported once, not once per fold
+    probe = make(clips, (), skips if skips is not None else SkipLog())
+    usable_ids = {id(pair.clip) for pairs in probe.by_class.values() for pair in pairs}
+    usable = [c for c in clips if id(c) in usable_ids]
+    if not usable:
+        raise MiexError(f"no usable clips for a {kind} pool")
+    extra = {str(s).strip() for s in exclude_subjects if str(s).strip()}
+    subjects = sorted({c.qualified_subject for c in usable})
+
+    plan: list[tuple[str, set[str], Path]] = []
+    out_dir = Path(out_dir)
+    if folds is None or len(folds) == 0:
+        plan.append(("all", set(), out_dir / "pool.parquet"))
+    else:
+        listed = set(folds["subject"])
+        if not any(_subject_matches(s, listed) for s in subjects):
+            raise MiexError(
+                "no subject of the fold file matches a clip subject "
+                f"(fold file: {', '.join(sorted(listed)[:3])}, ...; clips: {', '.join(subjects[:3])}, ...); "
+                "use dataset-qualified subjects such as casme2/sub01"
+            )
+        for fold, part in folds.groupby("fold", sort=True):
+            plan.append((str(fold), set(part["subject"]), out_dir / f"pool_fold{_fold_name(fold)}.parquet"))
+
+    written: dict[str, Path] = {}
+    failures: list[str] = []
+    for fold, test, path in plan:
+        exclude = test | extra
+        try:
+            source = make(usable, exclude, None)
+            pool = source.sample(int(per_class), rng(int(seed), "aus", "pool", kind, fold))
+        except MiexError as exc:
+            failures.append(f"fold {fold}: {exc}" if fold != "all" else str(exc))
+            continue
+        leaked = sorted({s for s in pool["au_subject"] if _subject_matches(s, exclude)})
+        if leaked:  # pragma: no cover - guarded by the sources' exclusion
+            raise MiexError(f"fold {fold}: excluded subjects {', '.join(leaked)} reached the pool")
+        write_pool(pool, path)
+        written[fold] = path
+    if failures:
+        done = f"; wrote {', '.join(str(p) for p in written.values())}" if written else ""
+        raise MiexError("; ".join(failures) + done)
+    return written
+
+
+def clips_from_extraction(
+    index: pd.DataFrame | str | os.PathLike[str],
+    csv_dir: str | os.PathLike[str] | None = None,
+    *,
+    skips: SkipLog | None = None,
+) -> list:
+    """The :class:`~miex.au.sources.Clip` objects of an extraction's ``index.csv`` (CSV folder =
+    the index's folder unless ``csv_dir``)."""
+    from miex.au.sources import clips_from_index
+
+    if isinstance(index, pd.DataFrame):
+        path = Path(index.attrs["index"])
+    else:
+        path = Path(index)
+    return clips_from_index(path, csv_dir if csv_dir is not None else path.parent, skips=skips)
+
+
+__all__ = [
+    "ExtractSettings",
+    "INDEX_COLUMNS",
+    "MACRO_DATASETS",
+    "OPENFACE_ORDERS",
+    "POOL_KINDS",
+    "build_pools",
+    "clip_key",
+    "clips_from_extraction",
+    "csv_relpath",
+    "estimator_frames",
+    "estimator_table",
+    "extract_dataset",
+    "find_openface_csv",
+    "index_label",
+    "is_macro",
+    "openface_frame_order",
+    "openface_table",
+    "read_folds",
+    "write_au_table",
+]
