@@ -216,9 +216,28 @@ def _lip_contact(row: np.ndarray, points: np.ndarray) -> np.ndarray:
     return out
 
 
+def single_threaded_blas():
+    """Context limiting BLAS/LAPACK to one thread, so that the spline solves give the same
+    bits in every process (OpenBLAS' parallel LU rounds differently with 1 and 2 threads,
+    and renders must be byte-identical across local and Ray workers). threadpoolctl comes
+    with scikit-learn; without it this is a no-op."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1)
+
+
 @lru_cache(maxsize=1)
 def load_basis() -> AUBasis:
     """The calibrated basis (cached; arrays are read-only)."""
+    with single_threaded_blas():
+        return _load_basis()
+
+
+def _load_basis() -> AUBasis:
     template = _points("template_68.csv", "landmark")
     dense_points = _points("dense_points.csv", "point")
     meta = sorted(_read_csv("dense_points_meta.csv"), key=lambda r: int(r["point"]))
