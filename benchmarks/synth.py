@@ -1,0 +1,147 @@
+"""Benchmark: ``miex synth`` at full MiE-X scale versus the JPEG encode-and-write floor.
+
+Full scale is 5,000 identities x 3 classes x 3 sources = 45,000 samples (90,000 frames at 128 px).
+For throughput, the real photos shipped with installed packages (and their mirrors) are
+replicated under 5,000 distinct ids as CelebA-style 178x218 aligned JPEGs (the MiE-X face pool); the landmark cache is keyed by content, so detection runs
+once per distinct photo. The MaE and MiE pools are drawn from AU tables made here.
+
+The floor JPEG-encodes and writes the same number of 128 px frames into the same number of
+sample folders, with the same worker count and atomic folder writes, but renders nothing.
+
+    python benchmarks/synth.py                 # full scale (about 1 GB of disk for the output)
+    python benchmarks/synth.py --ids 50        # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from miex.au.pool import write_pool
+from miex.au.space import AU_NAMES
+from miex.au.sources import Clip, MaESource, MiESource
+from miex.faces import BuiltinFacePool, builtin_face_paths
+from miex.seeding import rng
+from miex.synth.config import SynthConfig
+from miex.synth.render import encode_jpeg
+from miex.synth.runner import run_synth
+from miex.io import atomic_dir
+
+
+def celeba_style(rgb: np.ndarray) -> np.ndarray:
+    """A 178x218 ``img_align_celeba``-style crop: eyes level, midpoint at (89, 111), 45 px apart."""
+    from miex.faces import detect_face, eye_centres
+
+    face = detect_face(rgb)
+    to_source = cv2.invertAffineTransform(face.transform)
+    left, right = (to_source[:, :2] @ eye + to_source[:, 2] for eye in eye_centres(face.landmarks))
+    scale = 45.0 / np.linalg.norm(right - left)
+    angle = np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0]))
+    matrix = cv2.getRotationMatrix2D(tuple(map(float, (left + right) / 2)), angle, scale)
+    matrix[:, 2] += np.array([89.0, 111.0]) - (left + right) / 2
+    return cv2.warpAffine(rgb, matrix, (178, 218), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+
+
+def replicate_faces(folder: Path, n_ids: int) -> None:
+    """``n_ids`` CelebA-style JPEGs: the built-in photos and their mirrors, copied round-robin."""
+    from miex.faces import load_image
+
+    crops = []
+    for path in builtin_face_paths():
+        crop = celeba_style(load_image(path))
+        crops += [crop, np.ascontiguousarray(crop[:, ::-1])]
+    encoded = [encode_jpeg(crop, 95) for crop in crops]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n_ids):
+        (folder / f"{i + 1:06d}.jpg").write_bytes(encoded[i % len(encoded)])
+
+
+def au_clip(dataset: str, subject: str, name: str, label: int, generator: np.random.Generator) -> Clip:
+    n = int(generator.integers(8, 30))
+    target = np.zeros(len(AU_NAMES))
+    active = generator.choice(len(AU_NAMES) - 1, size=3, replace=False)
+    target[active] = generator.uniform(0.05, 0.5, size=3)
+    aus = pd.DataFrame(np.linspace(0, 1, n)[:, None] * target[None, :], columns=list(AU_NAMES))
+    aus.insert(0, "frame", np.arange(1, n + 1))
+    return Clip(clip=name, subject=subject, label=label, aus=aus, dataset=dataset, onset=1, apex=n)
+
+
+def make_pools(folder: Path, per_class: int) -> tuple[Path, Path]:
+    generator = rng(0, "benchmark-clips")
+    clips = [au_clip("casme2", f"sub{s:02d}", f"EP{s:02d}_{k}", k % 3, generator) for s in range(1, 25) for k in range(6)]
+    mie = MiESource(clips, reuse=5).sample(per_class, rng(0, "mie"))
+    mae = MaESource(clips).sample(per_class, rng(0, "mae"))
+    write_pool(mie, folder / "mie.parquet")
+    write_pool(mae, folder / "mae.parquet")
+    return folder / "mae.parquet", folder / "mie.parquet"
+
+
+def _write_floor_chunk(args: tuple[str, list[int], list[np.ndarray], int]) -> int:
+    out, indices, frames, quality = args
+    for k in indices:
+        with atomic_dir(Path(out) / f"s{k:06d}") as tmp:
+            for j in range(2):
+                (tmp / f"{j}.jpg").write_bytes(encode_jpeg(frames[(k + j) % len(frames)], quality))
+    return len(indices) * 2
+
+
+def encode_floor(out: Path, n_samples: int, workers: int, quality: int) -> float:
+    """Seconds to JPEG-encode and write 2 x n_samples frames of 128 px crops, rendering nothing."""
+    pool = BuiltinFacePool(size=128)
+    frames = [pool.load(face_id).image for face_id in pool.ids]  # real 128 px crops, as synth writes
+    chunks = [list(range(i, min(i + 500, n_samples))) for i in range(0, n_samples, 500)]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers) as executor:
+        total = sum(executor.map(_write_floor_chunk, [(str(out), c, frames, quality) for c in chunks]))
+    seconds = time.perf_counter() - started
+    assert total == 2 * n_samples
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ids", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--keep", action="store_true", help="keep the output folder")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="miex-bench-synth-"))
+    os.environ.setdefault("MIEX_CACHE_DIR", str(work / "cache"))
+    try:
+        faces = work / "faces"
+        replicate_faces(faces, args.ids)
+        mae_pool, mie_pool = make_pools(work, per_class=max(args.ids, 10))
+        config = SynthConfig(
+            faces=str(faces), out=str(work / "mie-x"), ids=args.ids, sources=("expert", "mae", "mie"),
+            mae_pool=str(mae_pool), mie_pool=str(mie_pool), workers=args.workers,
+        )
+        started = time.perf_counter()
+        report = run_synth(config, progress=sys.stderr.isatty())
+        total = time.perf_counter() - started
+        floor = encode_floor(work / "floor", report.samples, args.workers, config.jpeg_quality)
+        print(f"machine: {os.cpu_count()} cores; workers {args.workers}")
+        print(f"samples {report.samples}, frames {report.frames} at {config.size} px")
+        print(f"miex synth wall time (all steps, detection cached by content): {total:.1f} s "
+              f"= {report.frames / total:.0f} frames/s")
+        print(f"  of which rendering + writing: {report.seconds:.1f} s = {report.rendered_frames / report.seconds:.0f} frames/s")
+        print(f"encode-and-write floor: {floor:.1f} s = {report.frames / floor:.0f} frames/s")
+        print(f"ratio synth / floor: {total / floor:.2f} (goal <= 2); full-scale goal: <= 300 s")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Rendering one chunk of identities into sample folders (runs in worker processes).
+
+Each identity is aligned once, ``generator.prepare`` runs once, then all its samples are
+rendered. A sample folder is written through :func:`miex.io.atomic_dir`: it appears complete
+or not at all, so a killed run never leaves a partial sample that looks finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from miex.io import atomic_dir, atomic_path
+
+
+@dataclass
+class SampleTask:
+    dir: str
+    trajectory: np.ndarray          # (T, 17) float32 AU vectors, frame 0 = onset
+
+
+@dataclass
+class IdentityTask:
+    pool_id: str
+    samples: list[SampleTask] = field(default_factory=list)
+
+
+@dataclass
+class ChunkResult:
+    samples: int = 0
+    frames: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)   # (pool id, reason)
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buffer.tobytes()
+
+
+def write_sample(out: Path, sample: SampleTask, frames: list[np.ndarray], quality: int, mp4_fps: float | None) -> None:
+    with atomic_dir(out / sample.dir) as tmp:
+        for index, frame in enumerate(frames):
+            (tmp / f"{index}.jpg").write_bytes(encode_jpeg(frame, quality))
+        if mp4_fps:
+            write_mp4(tmp / "clip.mp4", frames, mp4_fps)
+
+
+def write_mp4(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    height, width = frames[0].shape[:2]
+    with atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
+        if not writer.isOpened():
+            raise RuntimeError(f"{path}: OpenCV cannot write mp4 here")
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer.release()

@@ -1,0 +1,71 @@
+"""Per-process state and the two jobs that workers run: probing faces and rendering chunks.
+
+The same functions run in the main process (``--workers 1``), in local worker processes, and
+in Ray tasks; each process builds its face pool and generator once, from the config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from miex.errors import MiexError
+from miex.synth.config import SynthConfig
+from miex.synth.render import ChunkResult, IdentityTask, write_sample
+
+_STATE: dict = {}
+
+
+def _state(config: dict) -> dict:
+    """The face pool and generator of this process, built once per configuration."""
+    key = repr(sorted((k, repr(v)) for k, v in config.items()))
+    if _STATE.get("key") != key:
+        from miex.generators import create_generator
+        from miex.synth.facepool import open_face_pool
+
+        cfg = SynthConfig(**config)
+        _STATE.clear()
+        _STATE.update(
+            key=key,
+            config=cfg,
+            pool=open_face_pool(cfg.faces, size=cfg.size),
+            generator=create_generator(cfg.generator),
+        )
+    return _STATE
+
+
+def probe_faces(config: dict, pool_ids: Sequence[str]) -> list[tuple[str, str, str | None]]:
+    """Check each face (detection is cached); report the problem of unusable ones."""
+    pool = _state(config)["pool"]
+    results = []
+    for pool_id in pool_ids:
+        path = str(pool.path(pool_id))
+        try:
+            pool.check(pool_id)
+        except MiexError as exc:
+            results.append((pool_id, path, getattr(exc, "reason", str(exc))))
+        else:
+            results.append((pool_id, path, None))
+    return results
+
+
+def render_chunk(config: dict, tasks: Sequence[IdentityTask]) -> ChunkResult:
+    """Render every sample of a few identities; a failing face is reported, not raised."""
+    state = _state(config)
+    cfg: SynthConfig = state["config"]
+    out = Path(cfg.out)
+    mp4_fps = cfg.fps if (cfg.mp4 and cfg.frames == "clip") else None
+    result = ChunkResult()
+    for task in tasks:
+        try:
+            face = state["pool"].load(task.pool_id)
+            prepared = state["generator"].prepare(face)
+        except MiexError as exc:
+            result.failed.append((task.pool_id, str(exc)))
+            continue
+        for sample in task.samples:
+            frames = state["generator"].render_many(prepared, sample.trajectory)
+            write_sample(out, sample, frames, cfg.jpeg_quality, mp4_fps)
+            result.samples += 1
+            result.frames += len(frames)
+    return result
