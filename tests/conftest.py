@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,3 +26,18 @@ def astronaut_rgb(astronaut_path: Path) -> np.ndarray:
 
     bgr = cv2.imread(str(astronaut_path), cv2.IMREAD_COLOR)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread for the test, restored afterwards: the models are small, and OpenMP
+    threads that spin while another process holds the second core made such tests several times
+    slower. ``tests/features`` and ``tests/models`` use it for every test (their conftest)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

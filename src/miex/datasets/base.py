@@ -43,6 +43,8 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
 THREE_CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
 LABEL_SCHEMES = ("3class", "native")
 MODES = ("pair", "clip")
+#: Columns (normalised headers) every coding spreadsheet must have (:meth:`MiexDataset._sheet_records`).
+SHEET_COLUMNS: tuple[str, ...] = ("subject", "filename", "onsetframe", "apexframe", "offsetframe", "estimatedemotion")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 
 _DIGITS = re.compile(r"\d+")
@@ -298,15 +300,15 @@ class MiexDataset:
         clip: str,
         folder: Path,
         native_label: str,
-        onset: int | None,
-        apex: int | None,
-        offset: int | None,
+        onset: int | None = None,
+        apex: int | None = None,
+        offset: int | None = None,
         aus: str = "",
         apex_rule: str | float = "middle",
         **extra: Any,
     ) -> dict[str, Any] | None:
-        """A clip record from a folder; onset/offset ``None`` -> first/last frame, apex ``None``
-        -> ``apex_rule`` (``"middle"``, ``"first"``, ``"last"`` or a fraction in [0, 1]).
+        """A clip record from a folder; onset/offset ``None`` (default) -> first/last frame, apex
+        ``None`` -> ``apex_rule`` (``"middle"``, ``"first"``, ``"last"`` or a fraction in [0, 1]).
         Records ``missing_clip`` / ``empty_clip`` and returns ``None`` when there are no frames."""
         key = f"{local_subject}/{clip}"
         if not folder.is_dir():
@@ -366,6 +368,71 @@ class MiexDataset:
                 self._problem(key, "missing_apex", f"{where}: apex is {text!r}; row skipped")
                 return None
         return onset, apex, offset
+
+    def _annotation_sheet(self, given: Path | None, patterns: Sequence[str], expected: str) -> Path:
+        """The annotation spreadsheet: ``given`` if set, else the first file under the root
+        matching ``patterns``; stored as ``annotations_path``. Raises :class:`MiexError`
+        naming ``expected`` when there is none."""
+        sheet = given or find_file(self.root, patterns)
+        if sheet is None:
+            raise MiexError(f"{self.name}: no annotation file {expected} under {self.root}")
+        self.annotations_path = sheet
+        return sheet
+
+    def _sheet_records(
+        self,
+        path: Path,
+        *,
+        sheet: str | int = 0,
+        where: str | None = None,
+        subject_of: Callable[[Any, str], str | None],
+        folder_of: Callable[[str, str, dict[str, Any]], Path],
+        extra_of: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        missing_apex: str = "skip",
+    ) -> list[dict[str, Any]]:
+        """Clip records of a coding spreadsheet with the :data:`SHEET_COLUMNS` (CASME II, SAMM, MMEW).
+
+        Per row: ``subject_of(subject cell, clip)`` gives the local subject folder (``None``: the
+        row is ``malformed_row``), :meth:`_frames_from_row` the onset/apex/offset,
+        ``folder_of(subject, clip, row)`` the clip folder and ``extra_of(row)`` extra columns.
+        ``where`` names the sheet in problem messages (default: the file name).
+        """
+        from miex.datasets._sheets import read_table
+
+        _, rows = read_table(path, sheet=sheet, required=SHEET_COLUMNS)
+        where = path.name if where is None else where
+        records = []
+        for row_no, row in rows:
+            clip = cell_text(row["filename"])
+            subject = subject_of(row["subject"], clip)
+            at = f"{where} row {row_no}"
+            if subject is None or not clip:
+                self._problem(
+                    f"{cell_text(row['subject'])}/{clip}",
+                    "malformed_row",
+                    f"{at}: subject {cell_text(row['subject'])!r} / filename {clip!r} unusable; row skipped",
+                )
+                continue
+            frames = self._frames_from_row(
+                f"{subject}/{clip}", at, row["onsetframe"], row["apexframe"], row["offsetframe"], missing_apex
+            )
+            if frames is None:
+                continue
+            onset, apex, offset = frames
+            rec = self._clip_record(
+                local_subject=subject,
+                clip=clip,
+                folder=folder_of(subject, clip, row),
+                native_label=cell_text(row["estimatedemotion"]),
+                onset=onset,
+                apex=apex,
+                offset=offset,
+                aus=cell_text(row.get("actionunits")),
+                **(extra_of(row) if extra_of is not None else {}),
+            )
+            if rec is not None:
+                records.append(rec)
+        return records
 
     # ----------------------------------------------------------------- tables
     def _build_annotations(self, records: list[dict[str, Any]]) -> pd.DataFrame:

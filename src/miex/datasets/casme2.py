@@ -17,8 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from miex.datasets._sheets import read_table
-from miex.datasets.base import MiexDataset, cell_text, find_dir, find_file
+from miex.datasets.base import MiexDataset, cell_text, find_dir
 from miex.errors import MiexError
 
 FRAME_FOLDERS = {"raw": ("CASME2_RAW_selected", "CASME2_RAW"), "cropped": ("Cropped", "CASME2_Cropped")}
@@ -65,48 +64,16 @@ class Casme2(MiexDataset):
         raise MiexError(f"casme2: no frame folder {names} under {self.root}")
 
     def _scan(self) -> list[dict[str, Any]]:
-        sheet = self.annotations_file or find_file(self.root, ["CASME2-coding-*.xlsx", "CASME2*coding*.xlsx"])
-        if sheet is None:
-            raise MiexError(f"casme2: no annotation file CASME2-coding-*.xlsx under {self.root}")
-        self.annotations_path = sheet
-        frames_dir = self.frames_dir()
-        _, rows = read_table(
-            sheet,
-            sheet=0,
-            required=("subject", "filename", "onsetframe", "apexframe", "offsetframe", "estimatedemotion"),
+        sheet = self._annotation_sheet(
+            self.annotations_file, ["CASME2-coding-*.xlsx", "CASME2*coding*.xlsx"], "CASME2-coding-*.xlsx"
         )
-        records = []
-        for row_no, row in rows:
-            subject = _subject_folder(row["subject"])
-            clip = cell_text(row["filename"])
-            where = f"{sheet.name} row {row_no}"
-            if subject is None or not clip:
-                self._problem(
-                    f"{cell_text(row['subject'])}/{clip}",
-                    "malformed_row",
-                    f"{where}: subject {cell_text(row['subject'])!r} / filename {clip!r} unusable; row skipped",
-                )
-                continue
-            key = f"{subject}/{clip}"
-            frames = self._frames_from_row(
-                key, where, row["onsetframe"], row["apexframe"], row["offsetframe"], self.missing_apex
-            )
-            if frames is None:
-                continue
-            onset, apex, offset = frames
-            rec = self._clip_record(
-                local_subject=subject,
-                clip=clip,
-                folder=frames_dir / subject / clip,
-                native_label=cell_text(row["estimatedemotion"]),
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                aus=cell_text(row.get("actionunits")),
-            )
-            if rec is not None:
-                records.append(rec)
-        return records
+        frames_dir = self.frames_dir()
+        return self._sheet_records(
+            sheet,
+            subject_of=lambda value, clip: _subject_folder(value),
+            folder_of=lambda subject, clip, row: frames_dir / subject / clip,
+            missing_apex=self.missing_apex,
+        )
 
 
 def _subject_folder(value: Any) -> str | None:

@@ -50,6 +50,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from miex.cache import user_cache_dir
 from miex.errors import InputError, MiexError, SkipLog
 
 CROP_METHODS: tuple[str, ...] = ("mie-x", "meb")
@@ -66,12 +67,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def default_crop_cache_dir() -> Path:
     """``$MIEX_CACHE_DIR/crops`` if set, else ``$XDG_CACHE_HOME/miex/crops`` or ``~/.cache/miex/crops``."""
-    root = os.environ.get("MIEX_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "crops"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "miex" / "crops"
+    return user_cache_dir("crops")
 
 
 @dataclass(frozen=True)

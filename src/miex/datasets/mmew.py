@@ -17,8 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from miex.datasets._sheets import read_table
-from miex.datasets.base import MiexDataset, cell_text, find_dir, find_file
+from miex.datasets.base import MiexDataset, cell_text, find_dir
 from miex.errors import MiexError
 
 
@@ -62,48 +61,18 @@ class Mmew(MiexDataset):
         }
 
     def _scan_micro(self) -> list[dict[str, Any]]:
-        sheet = self.annotations_file or find_file(self.root, ["MMEW_Micro_Exp*.xlsx", "MMEW*Micro*.xlsx"])
-        if sheet is None:
-            raise MiexError(f"mmew: no annotation file MMEW_Micro_Exp.xlsx under {self.root}")
-        self.annotations_path = sheet
-        folders = self._clip_folders("Micro_Expression")
-        _, rows = read_table(
-            sheet,
-            sheet=0,
-            required=("subject", "filename", "onsetframe", "apexframe", "offsetframe", "estimatedemotion"),
+        sheet = self._annotation_sheet(
+            self.annotations_file, ["MMEW_Micro_Exp*.xlsx", "MMEW*Micro*.xlsx"], "MMEW_Micro_Exp.xlsx"
         )
-        records = []
-        for row_no, row in rows:
-            clip = cell_text(row["filename"])
-            subject = _subject_name(row["subject"], clip)
-            where = f"{sheet.name} row {row_no}"
-            if subject is None or not clip:
-                self._problem(
-                    f"{cell_text(row['subject'])}/{clip}",
-                    "malformed_row",
-                    f"{where}: subject {cell_text(row['subject'])!r} / filename {clip!r} unusable; row skipped",
-                )
-                continue
-            key = f"{subject}/{clip}"
-            frames = self._frames_from_row(key, where, row["onsetframe"], row["apexframe"], row["offsetframe"])
-            if frames is None:
-                continue
-            emotion = cell_text(row["estimatedemotion"])
-            folder = folders.get(clip, self.root / "Micro_Expression" / emotion / clip)
-            rec = self._clip_record(
-                local_subject=subject,
-                clip=clip,
-                folder=folder,
-                native_label=emotion,
-                onset=frames[0],
-                apex=frames[1],
-                offset=frames[2],
-                aus=cell_text(row.get("actionunits")),
-                remarks=cell_text(row.get("remarks")),
-            )
-            if rec is not None:
-                records.append(rec)
-        return records
+        folders = self._clip_folders("Micro_Expression")
+        return self._sheet_records(
+            sheet,
+            subject_of=_subject_name,
+            folder_of=lambda subject, clip, row: folders.get(
+                clip, self.root / "Micro_Expression" / cell_text(row["estimatedemotion"]) / clip
+            ),
+            extra_of=lambda row: {"remarks": cell_text(row.get("remarks"))},
+        )
 
     def _scan_macro(self) -> list[dict[str, Any]]:
         records = []
@@ -114,9 +83,6 @@ class Mmew(MiexDataset):
                 clip=clip,
                 folder=folder,
                 native_label=folder.parent.name,
-                onset=None,
-                apex=None,
-                offset=None,
                 apex_rule="last",
             )
             if rec is not None:

@@ -60,9 +60,6 @@ class OuluCasia(MiexDataset):
                     clip=f"{subj.name}_{emotion.name}",
                     folder=emotion,
                     native_label=emotion.name,
-                    onset=None,
-                    apex=None,
-                    offset=None,
                     apex_rule="last",
                 )
                 if rec is not None:

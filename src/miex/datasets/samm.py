@@ -18,9 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from miex.datasets._sheets import read_table
-from miex.datasets.base import MiexDataset, cell_text, find_file
-from miex.errors import MiexError
+from miex.datasets.base import MiexDataset, cell_text
 
 
 class Samm(MiexDataset):
@@ -63,50 +61,18 @@ class Samm(MiexDataset):
         return self.root / "SAMM" if (self.root / "SAMM").is_dir() else self.root
 
     def _scan(self) -> list[dict[str, Any]]:
-        sheet = self.annotations_file or find_file(self.root, ["SAMM_Micro_FACS_Codes*.xlsx", "SAMM*.xlsx"])
-        if sheet is None:
-            raise MiexError(f"samm: no annotation file SAMM_Micro_FACS_Codes_v2.xlsx under {self.root}")
-        self.annotations_path = sheet
+        sheet = self._annotation_sheet(
+            self.annotations_file, ["SAMM_Micro_FACS_Codes*.xlsx", "SAMM*.xlsx"], "SAMM_Micro_FACS_Codes_v2.xlsx"
+        )
         frames_dir = self.frames_dir()
-        _, rows = read_table(
+        return self._sheet_records(
             sheet,
             sheet=self.sheet,
-            required=("subject", "filename", "onsetframe", "apexframe", "offsetframe", "estimatedemotion"),
+            where=f"{sheet.name} [{self.sheet}]",
+            subject_of=_subject_folder,
+            folder_of=lambda subject, clip, row: frames_dir / subject / clip,
+            extra_of=_extra_columns,
         )
-        records = []
-        for row_no, row in rows:
-            clip = cell_text(row["filename"])
-            subject = _subject_folder(row["subject"], clip)
-            where = f"{sheet.name} [{self.sheet}] row {row_no}"
-            if subject is None or not clip:
-                self._problem(
-                    f"{cell_text(row['subject'])}/{clip}",
-                    "malformed_row",
-                    f"{where}: subject {cell_text(row['subject'])!r} / filename {clip!r} unusable; row skipped",
-                )
-                continue
-            key = f"{subject}/{clip}"
-            frames = self._frames_from_row(key, where, row["onsetframe"], row["apexframe"], row["offsetframe"])
-            if frames is None:
-                continue
-            onset, apex, offset = frames
-            extra = {}
-            if "objectiveclasses" in row:
-                extra["objective_class"] = cell_text(row["objectiveclasses"])
-            rec = self._clip_record(
-                local_subject=subject,
-                clip=clip,
-                folder=frames_dir / subject / clip,
-                native_label=cell_text(row["estimatedemotion"]),
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                aus=cell_text(row.get("actionunits")),
-                **extra,
-            )
-            if rec is not None:
-                records.append(rec)
-        return records
 
 
 def _subject_folder(value: Any, clip: str = "") -> str | None:
@@ -116,3 +82,8 @@ def _subject_folder(value: Any, clip: str = "") -> str | None:
         return f"{int(m.group(1)):03d}"
     m = re.match(r"(\d{3})_", clip)
     return m.group(1) if m else None
+
+
+def _extra_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """``objective_class`` when the sheet has the Objective Classes column."""
+    return {"objective_class": cell_text(row["objectiveclasses"])} if "objectiveclasses" in row else {}

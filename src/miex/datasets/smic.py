@@ -78,9 +78,6 @@ class SmicHS(MiexDataset):
                         clip=clip_dir.name,
                         folder=clip_dir,
                         native_label=emotion,
-                        onset=None,
-                        apex=None,
-                        offset=None,
                         apex_rule=self.apex_rule,
                     )
                     if rec is not None:

@@ -16,10 +16,11 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
+from miex.cache import user_cache_dir
 from miex.errors import InputError, MiexError, SkipLog
 from miex.faces.align import DEFAULT_MARGIN, DEFAULT_SIZE, Face, align_face
 from miex.faces.detect import MAX_OUTSIDE, FaceDetector, check_inside, locate_face
@@ -28,16 +29,12 @@ from miex.faces.image import IMAGE_SUFFIXES, load_image
 CACHE_VERSION = 3
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_ID = 96
+_T = TypeVar("_T")
 
 
 def default_cache_dir() -> Path:
     """``$MIEX_CACHE_DIR/faces`` if set, else ``$XDG_CACHE_HOME/miex/faces`` or ``~/.cache/miex/faces``."""
-    root = os.environ.get("MIEX_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "faces"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "miex" / "faces"
+    return user_cache_dir("faces")
 
 
 def builtin_face_paths() -> list[Path]:
@@ -179,14 +176,7 @@ class _Pool:
     # ---- faces -------------------------------------------------------------------------
     def load(self, face_id: str) -> Face:
         """The aligned face of ``face_id``; :class:`InputError` naming the file if unusable."""
-        error: InputError | None = None
-        for path, mirror in self._candidates(face_id):
-            try:
-                return self._load_one(path, mirror)
-            except InputError as exc:
-                error = error or exc
-        assert error is not None
-        raise error
+        return self._first_usable(face_id, self._load_one)
 
     def check(self, face_id: str) -> None:
         """Raise the :class:`InputError` that :meth:`load` would raise, or return if usable.
@@ -194,10 +184,15 @@ class _Pool:
         A cached detection answers without decoding the image, so checking a large, already
         detected pool is cheap.
         """
+        return self._first_usable(face_id, self._check_one)
+
+    def _first_usable(self, face_id: str, attempt: Callable[[Path, bool], _T]) -> _T:
+        """``attempt(path, mirror)`` on the candidates of ``face_id`` in order: the first result,
+        or the first candidate's :class:`InputError` when none is usable."""
         error: InputError | None = None
         for path, mirror in self._candidates(face_id):
             try:
-                return self._check_one(path, mirror)
+                return attempt(path, mirror)
             except InputError as exc:
                 error = error or exc
         assert error is not None

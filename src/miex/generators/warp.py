@@ -215,15 +215,9 @@ def _cache_file() -> "Path | None":
     source of the functions that build the table, so any change rebuilds it."""
     import hashlib
     import inspect
-    import os
-    from pathlib import Path
 
-    root = os.environ.get("MIEX_CACHE_DIR")
-    if root:
-        base = Path(root).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "miex"
+    from miex.cache import user_cache_dir
+
     basis = load_basis()
     h = hashlib.sha256()
     for arr in (basis.dense_points, basis.dense):
@@ -231,7 +225,7 @@ def _cache_file() -> "Path | None":
     h.update(repr((ANCHOR_MARGINS, ANCHOR_SPACING, TABLE_RES, np.__version__.split(".")[0])).encode())
     for fn in (_build_table, _mouth_blend, _offset_ring, _hull, _hull_distance, _tps_eval, _tps_kernel, tps_fit):
         h.update(inspect.getsource(fn).encode())
-    return base / "warp" / f"table-{h.hexdigest()[:16]}.npz"
+    return user_cache_dir("warp") / f"table-{h.hexdigest()[:16]}.npz"
 
 
 @lru_cache(maxsize=1)

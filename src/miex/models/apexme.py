@@ -6,11 +6,10 @@ import os
 
 import torch
 
-from miex.models.base import MiexModel, check_size
+from miex.models.base import MiexModel
 from miex.models.heads import MiEHead
 from miex.models.registry import register_model
-from miex.models.resnet import ResNet18, load_backbone_weights
-from miex.models.spec import InputSpec
+from miex.models.resnet import init_trunks, load_backbone_weights
 
 
 @register_model("apexme")
@@ -30,9 +29,7 @@ class ApexME(MiexModel):
         pretrained_backbone: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
-        self.num_classes = int(num_classes)
-        self.input_spec = InputSpec("apex", check_size("apexme", image_size, 32))
-        self.backbone = ResNet18(num_classes=0, image_size=image_size, width=width)
+        (self.backbone,) = init_trunks(self, "apexme", "apex", num_classes, image_size, width)
         self.head = MiEHead(self.backbone.num_features, num_classes, dropout=dropout)
         if pretrained_backbone is not None:
             load_backbone_weights(self, pretrained_backbone)

@@ -6,11 +6,10 @@ import os
 
 import torch
 
-from miex.models.base import MiexModel, check_size
+from miex.models.base import MiexModel
 from miex.models.heads import MiEHead
 from miex.models.registry import register_model
-from miex.models.resnet import ResNet18, load_backbone_weights
-from miex.models.spec import InputSpec
+from miex.models.resnet import init_trunks, load_backbone_weights
 
 
 @register_model("branches")
@@ -31,10 +30,9 @@ class Branches(MiexModel):
         pretrained_backbone: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
-        self.num_classes = int(num_classes)
-        self.input_spec = InputSpec("pair", check_size("branches", image_size, 32))
-        self.onset_backbone = ResNet18(num_classes=0, image_size=image_size, width=width)
-        self.apex_backbone = ResNet18(num_classes=0, image_size=image_size, width=width)
+        self.onset_backbone, self.apex_backbone = init_trunks(
+            self, "branches", "pair", num_classes, image_size, width, count=2
+        )
         self.head = MiEHead(2 * self.onset_backbone.num_features, num_classes, dropout=dropout)
         if pretrained_backbone is not None:
             load_backbone_weights(self, pretrained_backbone)

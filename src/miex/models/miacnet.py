@@ -30,11 +30,10 @@ import torch
 from torch import nn
 
 from miex.errors import MiexError
-from miex.models.base import MiexModel, check_size
+from miex.models.base import MiexModel
 from miex.models.heads import MiEHead
 from miex.models.registry import register_model
-from miex.models.resnet import ResNet18, load_backbone_weights
-from miex.models.spec import InputSpec
+from miex.models.resnet import init_trunks, load_backbone_weights
 from miex.models.weights import load_checked, read_state_dict
 
 ENCODERS = ("position_encoder", "action_encoder")
@@ -59,10 +58,9 @@ class MIACNet(MiexModel):
         ma2mi_weights: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
-        self.num_classes = int(num_classes)
-        self.input_spec = InputSpec("pair", check_size("miacnet", image_size, 32))
-        self.position_encoder = ResNet18(num_classes=0, image_size=image_size, width=width)
-        self.action_encoder = ResNet18(num_classes=0, image_size=image_size, width=width)
+        self.position_encoder, self.action_encoder = init_trunks(
+            self, "miacnet", "pair", num_classes, image_size, width, count=2
+        )
         c = self.position_encoder.num_features
         self.where = nn.Conv2d(c, 1, kernel_size=1)
         nn.init.zeros_(self.where.weight)  # start from plain average pooling of the action map

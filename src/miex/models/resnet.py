@@ -117,6 +117,17 @@ class ResNet18(MiexModel):
         return self.fc(self.pool(self.forward_features(x)))
 
 
+def init_trunks(
+    model: MiexModel, name: str, kind: str, num_classes: int, image_size: int, width: int, count: int = 1
+) -> list[ResNet18]:
+    """Start a recogniser built on ResNet-18 trunks (ApexME, Branches, MIACNet): set its
+    ``num_classes`` and ``input_spec`` (``kind``, ``image_size`` >= 32, checked under ``name``) and
+    return ``count`` new trunks without ``fc``, created in order (so seeded weights stay the same)."""
+    model.num_classes = int(num_classes)
+    model.input_spec = InputSpec(kind, check_size(name, image_size, 32))
+    return [ResNet18(num_classes=0, image_size=image_size, width=width) for _ in range(count)]
+
+
 def _backbone_part(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if not k.startswith("fc.")}
 
