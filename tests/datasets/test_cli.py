@@ -93,3 +93,16 @@ def test_show(trees, capsys):
     assert "other=1" in out
     assert main(["datasets", "show", "casme3"]) == 2
     assert "unknown dataset" in capsys.readouterr().err
+
+
+def test_crop_fills_the_cache_and_reuses_it(trees, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MIEX_CACHE_DIR", str(tmp_path / "cache"))
+    root = str(trees["casme2"].root)
+    assert main(["datasets", "crop", "casme2", "--root", root, "--method", "meb", "--size", "64"]) == 0
+    first = capsys.readouterr().out
+    cached = sorted((tmp_path / "cache" / "crops").rglob("*.npz"))
+    assert cached and "clip(s) cropped (meb, 64 px)" in first
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    assert main(["datasets", "crop", "casme2", "--root", root, "--method", "meb", "--size", "64"]) == 0
+    assert capsys.readouterr().out.split(" into ")[0] == first.split(" into ")[0]
+    assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "cache" / "crops").rglob("*.npz"))] == stamps

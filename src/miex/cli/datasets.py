@@ -10,6 +10,11 @@
 
 ``miex datasets show NAME [--root DIR] [--config FILE] [-n N] [--native]``
     Class counts and the first ``N`` samples of one dataset.
+
+``miex datasets crop NAME [--root DIR] [--method mie-x|meb] [--size 128] [--frames clip|pair|all]``
+    Face crops of every clip into the crop cache (``$MIEX_CACHE_DIR/crops``): the MiE-X way (one
+    detector box from the onset frame, applied to every frame) or the MEB way (eye alignment of
+    the onset, the same similarity applied to every frame). A second run reads the cache.
 """
 
 from __future__ import annotations
@@ -44,6 +49,16 @@ def register(subparsers: Any) -> None:
     show.add_argument("-n", type=int, default=10, metavar="N", help="samples to list (default 10)")
     show.add_argument("--native", action="store_true", help="native label scheme instead of 3-class")
     show.set_defaults(func=show_handler)
+    crop = sub.add_parser("crop", help="face crops of every clip into the crop cache (MiE-X or MEB way)")
+    crop.add_argument("name", help="casme2, samm, smic, mmew, ckplus or oulu")
+    crop.add_argument("--root", metavar="DIR", help="dataset root (default: the configured one)")
+    crop.add_argument("--method", choices=["mie-x", "meb"], default="mie-x",
+                      help="mie-x: one box from the onset frame; meb: eye alignment of the onset (default mie-x)")
+    crop.add_argument("--size", type=int, default=128, help="crop size in pixels (default 128)")
+    crop.add_argument("--frames", choices=["clip", "pair", "all"], default="clip",
+                      help="onset..offset (clip), onset+apex (pair) or every frame (all)")
+    crop.add_argument("--upsample", type=int, default=1, help="dlib detector upsampling (default 1)")
+    crop.set_defaults(func=crop_handler)
     parser.set_defaults(func=lambda args: _no_subcommand(parser))
 
 
@@ -195,4 +210,18 @@ def show_handler(args: argparse.Namespace) -> int:
     if problems:
         kinds = Counter(p.kind for p in problems)
         print("problems: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + " (see `miex datasets check`)")
+    return 0
+
+
+# ----------------------------------------------------------------------------- crop
+def crop_handler(args: argparse.Namespace) -> int:
+    from miex.datasets import load_dataset
+    from miex.datasets.crops import crop_dataset, default_crop_cache_dir
+    from miex.errors import SkipLog
+
+    skips = SkipLog()
+    table = crop_dataset(load_dataset(args.name, args.root), args.method, args.size, frames=args.frames,
+                         upsample=args.upsample, skips=skips)
+    print(f"{args.name}: {len(table)} clip(s) cropped ({args.method}, {args.size} px) into "
+          f"{default_crop_cache_dir()}; {skips.summary()}")
     return 0
