@@ -42,12 +42,35 @@ def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
     return buffer.tobytes()
 
 
-def write_sample(out: Path, sample: SampleTask, frames: list[np.ndarray], quality: int, mp4_fps: float | None) -> None:
+def write_sample(out: Path, sample: SampleTask, jpegs: list[bytes], frames: list[np.ndarray] | None,
+                 mp4_fps: float | None) -> None:
+    """Write one sample folder atomically: ``0.jpg …`` (and ``clip.mp4`` when asked)."""
     with atomic_dir(out / sample.dir) as tmp:
-        for index, frame in enumerate(frames):
-            (tmp / f"{index}.jpg").write_bytes(encode_jpeg(frame, quality))
-        if mp4_fps:
+        for index, data in enumerate(jpegs):
+            (tmp / f"{index}.jpg").write_bytes(data)
+        if mp4_fps and frames is not None:
             write_mp4(tmp / "clip.mp4", frames, mp4_fps)
+
+
+class FrameMemo:
+    """Rendered and encoded frames of one identity, keyed by AU vector.
+
+    Frames with the same AU vector are identical (for example the neutral onsets of the
+    expert samples), so each is rendered and JPEG-encoded once per identity.
+    """
+
+    def __init__(self, generator, prepared, quality: int) -> None:
+        self.generator = generator
+        self.prepared = prepared
+        self.quality = quality
+        self.cache: dict[bytes, tuple[np.ndarray, bytes]] = {}
+
+    def get(self, z: np.ndarray) -> tuple[np.ndarray, bytes]:
+        key = np.ascontiguousarray(z, dtype=np.float32).tobytes()
+        if key not in self.cache:
+            frame = self.generator.render(self.prepared, z)
+            self.cache[key] = (frame, encode_jpeg(frame, self.quality))
+        return self.cache[key]
 
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: float) -> None:

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from miex.errors import MiexError
 from miex.synth.config import SynthConfig
-from miex.synth.render import ChunkResult, IdentityTask, write_sample
+from miex.synth.render import ChunkResult, FrameMemo, IdentityTask, write_sample
 
 _STATE: dict = {}
 
@@ -63,9 +63,11 @@ def render_chunk(config: dict, tasks: Sequence[IdentityTask]) -> ChunkResult:
         except MiexError as exc:
             result.failed.append((task.pool_id, str(exc)))
             continue
+        memo = FrameMemo(state["generator"], prepared, cfg.jpeg_quality)
         for sample in task.samples:
-            frames = state["generator"].render_many(prepared, sample.trajectory)
-            write_sample(out, sample, frames, cfg.jpeg_quality, mp4_fps)
+            rendered = [memo.get(z) for z in sample.trajectory]
+            frames = [frame for frame, _ in rendered] if mp4_fps else None
+            write_sample(out, sample, [data for _, data in rendered], frames, mp4_fps)
             result.samples += 1
-            result.frames += len(frames)
+            result.frames += len(rendered)
     return result
