@@ -90,11 +90,12 @@ def model_input(
     if kind == "flow":
         from miex.features.flow import flow_features
 
-        onset, apex = _need(sample, "onset"), _need(sample, "apex")
         settings = {"kind": "flow_features", "method": flow_method, "size": size,
                     "channels": list(spec.channel_names), "normalize": flow_normalize, **(cache_settings or {})}
+        # frames are read only on a cache miss, so ``sample`` may load them lazily
         compute: Callable[[], np.ndarray] = lambda: flow_features(  # noqa: E731
-            onset, apex, size=size, method=flow_method, channels=spec.channel_names, normalize=flow_normalize)
+            _need(sample, "onset"), _need(sample, "apex"), size=size, method=flow_method,
+            channels=spec.channel_names, normalize=flow_normalize)
         if cache is not None and cache_key is not None:
             return cache.get_or_compute(cache_key, settings, compute)
         return compute()

@@ -1,0 +1,153 @@
+"""Experiment configs: validation messages, overrides, sweeps, and dry runs of every shipped config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from miex.cli.main import main
+from miex.errors import MiexError
+from miex.train.experiment import (
+    config_from_dict,
+    dry_run,
+    expand_sweep,
+    load_config,
+    parse_value,
+    read_toml,
+    validate,
+)
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+SHIPPED = sorted(p.name for p in CONFIGS.glob("*.toml"))
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+MINIMAL = '[data]\ndataset = "casme2"\n[model]\nname = "ststnet"\n'
+
+
+def test_defaults_and_schedules(tmp_path):
+    cfg = load_config(_write(tmp_path, MINIMAL))
+    assert cfg.mode == "real" and cfg.protocol["cv"] == "kfold" and cfg.protocol["repeats"] == 3
+    assert (cfg.train["schedule"], cfg.train["epochs"], cfg.train["decay_epochs"]) == ("real", 80, 0)
+    assert (cfg.train["lr"], cfg.train["weight_decay"], cfg.train["clip"]) == (1e-4, 5e-4, 1.0)
+    direct = load_config(_write(tmp_path, MINIMAL + '[protocol]\nmode = "direct"\n'),
+                         ['data.synthetic="set"'])
+    assert (direct.train["schedule"], direct.train["epochs"], direct.train["decay_epochs"]) == ("synthetic", 10, 10)
+    pf = load_config(_write(tmp_path, MINIMAL + '[protocol]\nmode = "pretrain_finetune"\n[train]\nbatch_size = 8\n'),
+                     ['data.synthetic="set"'])
+    assert (pf.pretrain["epochs"], pf.pretrain["decay_epochs"], pf.pretrain["batch_size"]) == (10, 10, 8)
+    assert (pf.train["epochs"], pf.train["decay_epochs"]) == (80, 0)
+    # a resolved config validates to itself (what run folders store and compare)
+    again = validate(read_toml(_write(tmp_path, pf.to_toml())), "again")
+    assert again.raw == pf.raw
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (MINIMAL + "[train]\nbacth_size = 3\n", r"exp.toml: unknown key \[train\] bacth_size"),
+        (MINIMAL + "[train]\nbatch_size = \"big\"\n", r"exp.toml: \[train\] batch_size must be an integer"),
+        (MINIMAL + "[train]\nlr = 0\n", r"\[train\] lr must be > 0"),
+        (MINIMAL + "[protocol]\nmode = \"magic\"\n", r"\[protocol\] mode must be one of real, direct"),
+        (MINIMAL + "[protocol]\ncv = \"holdout\"\n", r"\[protocol\] cv must be one of loso, kfold"),
+        (MINIMAL + "[protocol]\nmode = \"direct\"\n", r"needs \[data\] synthetic"),
+        (MINIMAL + "[protocol]\nval_fraction = 1.5\n", r"val_fraction must be in \[0, 1\)"),
+        (MINIMAL + "[model.x]\ny = 1\n", r"unknown key \[model\] x"),
+        ('[data]\ndataset = "casme2"\n[model]\nname = "ststnet"\nwidht = 3\n', r"unknown key \[model\] widht"),
+        ('[data]\ndataset = "casme9"\n[model]\nname = "ststnet"\n', r"\[data\] unknown dataset 'casme9'"),
+        ('[model]\nname = "ststnet"\n', r"\[data\] dataset is required"),
+        ('[data]\ndataset = "casme2"\n', r"\[model\] name is required"),
+        (MINIMAL + "[model]\n", "invalid TOML"),
+        (MINIMAL + "[trian]\n", r"unknown section \[trian\]"),
+        (MINIMAL + '[train]\nschedule = "custom"\n', r"schedule = \"custom\" needs epochs"),
+        (MINIMAL + '[sweep]\n"train.epochs" = 3\n', r"\[sweep\] train.epochs must be a non-empty list"),
+        (MINIMAL + '[sweep]\n"train.epochs" = [3, -1]\n', r"\[train\] epochs must be >= 0"),
+        ('[data]\ndataset = "casme2"\n[model]\nname = "ststnet"\nbackbone_weights = "r.pth"\n', "no ResNet backbone"),
+    ],
+)
+def test_validation_names_file_and_key(tmp_path, text, message):
+    with pytest.raises(MiexError, match=message):
+        load_config(_write(tmp_path, text))
+
+
+def test_overrides_and_sweeps(tmp_path):
+    assert parse_value("3") == 3 and parse_value("1e-4") == 1e-4 and parse_value("true") is True
+    assert parse_value('["a", "b"]') == ["a", "b"] and parse_value("/data/CASME2") == "/data/CASME2"
+    cfg = load_config(_write(tmp_path, MINIMAL), ["train.epochs=5", "data.roots.casme2=/x/casme2", "model.dropout=0.25"])
+    assert cfg.train["epochs"] == 5 and cfg.data["roots"] == {"casme2": "/x/casme2"} and cfg.model["dropout"] == 0.25
+    with pytest.raises(MiexError, match="--set epochs: keys are section.key"):
+        load_config(_write(tmp_path, MINIMAL), ["epochs=5"])
+    sweep = load_config(_write(tmp_path, MINIMAL + '[sweep]\n"train.lr" = [1e-3, 1e-4]\n"model.dropout" = [0.1, 0.2, 0.3]\n'))
+    runs = expand_sweep(sweep)
+    assert len(runs) == 6
+    assert runs[0][0] == "00_lr=0.001_dropout=0.1" and runs[-1][0] == "05_lr=0.0001_dropout=0.3"
+    assert [r[1].model["dropout"] for r in runs] == [0.1, 0.2, 0.3] * 2
+    assert all("sweep" not in r[1].raw for r in runs)
+    assert expand_sweep(cfg) == [("", cfg)]
+
+
+def _fixture_overrides(name: str, composite442: dict, synthetic: Path) -> list[str]:
+    roots = [f'data.roots.{k}="{composite442[k]}"' for k in ("casme2", "samm", "smic", "ckplus", "mmew")]
+    out = roots + [f'data.synthetic="{synthetic}"']
+    cfg = load_config(CONFIGS / name)
+    for key, values in cfg.sweep.items():
+        out.append(f"sweep.{key}=[{', '.join(chr(34) + str(synthetic) + chr(34) for _ in values)}]")
+    return out
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_config_dry_runs(name, composite442, synthetic_with_provenance):
+    """Every config in configs/ validates and lists its folds on fixture trees in the real layouts."""
+    config = load_config(CONFIGS / name, _fixture_overrides(name, composite442, synthetic_with_provenance))
+    original = load_config(CONFIGS / name)
+    table = dry_run(config)
+    n_runs = len(expand_sweep(original))
+    proto = config.protocol
+    dataset = config.data["dataset"]
+    n_samples = {"megc2019": 442, "samm": 133, "mmew": composite442["mmew_samples"]}[dataset]
+    n_subjects = {"megc2019": 68, "samm": 28, "mmew": 10}[dataset]
+    per_repeat = n_subjects if proto["cv"] == "loso" else proto["k"]
+    assert table["run"].nunique() == n_runs
+    assert len(table) == n_runs * proto["repeats"] * per_repeat
+    for (_, repeat), folds in table.groupby(["run", "repeat"]):
+        assert len(folds) == per_repeat
+        assert folds["test_samples"].sum() == n_samples  # test folds partition the dataset
+        assert folds["test_subjects"].sum() == n_subjects
+        total = folds["train_samples"] + folds["val_samples"] + folds["test_samples"]
+        assert (total == n_samples).all()
+        if proto["val_fraction"] > 0:
+            assert (folds["val_subjects"] >= 1).all()
+    if config.mode in ("direct", "pretrain_finetune") and dataset == "megc2019":
+        # the fixture set's z^MiE came from casme2/sub01, samm/006, smic/s1, casme2/sub02:
+        # folds that test or validate on them lose those samples, the others keep all 18
+        assert (table["pretrain"] == "per_fold").all()
+        assert (table["synthetic_excluded"] > 0).any()
+        assert ((table["synthetic_samples"] + table["synthetic_excluded"]) == 18).all()
+    if "ckplus" in config.data["extra_train"]:
+        assert (table["extra_samples"] == 5).all()  # the labelled CK+ fixture sequences
+
+
+def test_cli_dry_run_prints_folds(composite442, synthetic_with_provenance, capsys):
+    name = "table1_mie_x_only.toml"
+    args = ["train", str(CONFIGS / name), "--dry-run"]
+    for item in _fixture_overrides(name, composite442, synthetic_with_provenance):
+        args += ["--set", item]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "synthetic_excluded" in out and "test_subjects" in out
+    assert "9 fold(s) in 1 run(s)" in out
+    assert main(["train", str(CONFIGS / name), "--set", "train.epochs=-1", "--dry-run"]) == 2
+    assert "[train] epochs must be >= 0" in capsys.readouterr().err
+    assert main(["train", str(CONFIGS / name)]) == 2
+    assert "--out RUN is required" in capsys.readouterr().err
+
+
+def test_config_from_dict_source_in_errors():
+    with pytest.raises(MiexError, match="<mine>: unknown section"):
+        config_from_dict({"bogus": {}}, "<mine>")

@@ -1,0 +1,83 @@
+"""Proof on this CPU (issue 6, section 7): STSTNet and Branches learn the fixture's
+micro-expressions end to end -- real dataset layouts, loaders, protocols, training, predictions --
+through LOSO, subject-wise 3-fold and direct deployment from a ``miex synth`` set made from other
+face photos. Chance is UF1 ~0.33 (three balanced classes); UF1/UAR are printed.
+
+Thresholds come from the scores observed on this fixture (see the report), with margin.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score, recall_score
+
+from miex.train.experiment import config_from_dict
+from miex.train.runner import run_experiment
+
+STSTNET = {"name": "ststnet"}
+#: Branches at 64 px with narrow trunks (width 16: 16-32-64-128 channels), from scratch (no ImageNet
+#: weights offline). Image models need far more data than flow models to see motion of about one
+#: pixel; on this fixture they reach UF1 ~0.55-0.65 (the published CompMiE Branches scores are
+#: 0.44-0.52), so their thresholds are lower than STSTNet's.
+BRANCHES = {"name": "branches", "image_size": 64, "width": 16}
+
+
+def _run(raw: dict, out, label: str, capsys) -> tuple[float, float, pd.DataFrame]:
+    summary = run_experiment(config_from_dict(raw, label), out, quiet=True)[0]
+    pred = summary.predictions
+    last = pred[pred["selection"] == "last"]
+    assert len(last) == 72 and set(last["part"]) == {"casme2", "samm", "smic"}
+    uf1 = f1_score(last["label"], last["pred"], average="macro")
+    uar = recall_score(last["label"], last["pred"], average="macro")
+    others = []
+    for selection in ("val_best", "test_best"):
+        sel = pred[pred["selection"] == selection]
+        if len(sel):
+            others.append(f"{selection} UF1 {f1_score(sel['label'], sel['pred'], average='macro'):.3f}")
+    with capsys.disabled():
+        print(f"\n[proof] {label}: UF1 {uf1:.3f} UAR {uar:.3f} (last epoch; {', '.join(others)}; test_best is "
+              f"optimistic) in {summary.seconds:.1f} s")
+    return uf1, uar, pred
+
+
+def test_ststnet_loso(proof_config, tmp_path, capsys):
+    raw = proof_config(STSTNET, protocol={"cv": "loso"}, train={"epochs": 15})
+    uf1, uar, pred = _run(raw, tmp_path / "run", "STSTNet, real data, LOSO (8 folds)", capsys)
+    assert pred["fold"].nunique() == 8
+    assert uf1 > 0.75 and uar > 0.75
+
+
+def test_ststnet_3fold(proof_config, tmp_path, capsys):
+    raw = proof_config(STSTNET, protocol={"cv": "kfold", "k": 3}, train={"epochs": 15})
+    uf1, uar, pred = _run(raw, tmp_path / "run", "STSTNet, real data, 3-fold", capsys)
+    assert pred["fold"].nunique() == 3
+    assert uf1 > 0.75 and uar > 0.75
+
+
+def test_ststnet_direct_from_synth(proof_config, tmp_path, capsys):
+    raw = proof_config(STSTNET, protocol={"mode": "direct", "cv": "kfold", "k": 3},
+                       train={"schedule": "synthetic", "epochs": 4, "decay_epochs": 4})
+    uf1, uar, _ = _run(raw, tmp_path / "run", "STSTNet, MiE-X only (direct), 3-fold", capsys)
+    assert uf1 > 0.75 and uar > 0.75
+
+
+@pytest.mark.slow
+def test_branches_direct_then_finetune(proof_config, tmp_path, capsys):
+    """Branches trained on the MiE-X set only (direct deployment, LOSO folds), then fine-tuned
+    from those weights on the real training subjects of each 3-fold split."""
+    no_aug = {"augment": {"enabled": False}}
+    direct = proof_config(BRANCHES, data=no_aug, protocol={"mode": "direct", "cv": "loso", "val_fraction": 0.3},
+                          train={"epochs": 8, "lr": 3e-4})
+    uf1_d, uar_d, pred_d = _run(direct, tmp_path / "direct", "Branches, MiE-X only (direct), LOSO", capsys)
+    weights = tmp_path / "direct" / "checkpoints" / "r0_all_last.pt"
+    assert weights.is_file()
+    finetune = proof_config({**BRANCHES, "init_weights": str(weights)}, data=no_aug,
+                            protocol={"cv": "kfold", "k": 3, "val_fraction": 0.3}, train={"epochs": 8, "lr": 1e-4})
+    uf1_f, uar_f, pred_f = _run(finetune, tmp_path / "finetune", "Branches, MiE-X weights fine-tuned, 3-fold",
+                                capsys)
+    # direct deployment: the epoch is chosen per fold on validation subjects (never the test subject)
+    val_d = pred_d[pred_d["selection"] == "val_best"]
+    assert f1_score(val_d["label"], val_d["pred"], average="macro") > 0.5
+    assert uf1_d > 0.38
+    assert uf1_f > 0.45 and uar_f > 0.45
