@@ -24,6 +24,7 @@ test: venv
 bench: venv
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/synth.py
+	$(BIN)/python benchmarks/train.py
 
 clean:
 	rm -rf $(VENV) demo_out
