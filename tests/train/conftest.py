@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from tests.train.fixtures import write_other_faces, write_proof_composite, write_synthetic_set
 
@@ -28,14 +27,8 @@ def _train_cache(tmp_path_factory) -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
-def _torch_threads() -> Iterator[None]:
+def _torch_threads(one_torch_thread: None) -> None:
     """One torch thread: the runs are small and a second spinning thread slows them down on 2 cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
