@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-import numpy as np
-
 from miex.errors import MiexError, SkipLog
 from miex.seeding import rng
 
@@ -75,6 +73,3 @@ def _identity(index: int, usable: list[tuple[str, str]]) -> Identity:
     face_id = pool_id if reuse == 0 else f"{pool_id}-r{reuse}"
     return Identity(index=index, face_id=face_id, pool_id=pool_id, face_path=path, reuse=reuse)
 
-
-def identity_array(identities: Sequence[Identity]) -> np.ndarray:
-    return np.array([ident.face_id for ident in identities])

@@ -53,9 +53,9 @@ class SynthReport:
 
 def run_synth(config: SynthConfig, *, progress: bool = True) -> SynthReport:
     out = Path(config.out)
-    prepare_output(out, config)
-    pools = load_pools(config)
+    pools = load_pools(config)  # read every input before touching the output folder
     folds = read_fold_file(config.fold_file) if config.fold_file else None
+    prepare_output(out, config)
     skips = SkipLog()
     worker_config = config.to_dict()
     executor = make_executor(worker_config, config.workers, config.ray, config.ray_address)
