@@ -17,7 +17,7 @@ from miex.errors import MiexError
 FEATURE_CODE_VERSION = "flow-1"
 
 METHODS = ("tvl1", "farneback", "dis")
-CHANNELS = ("u", "v", "strain", "mag")
+CHANNELS = ("u", "v", "strain", "mag", "gray")
 NORMALIZATIONS = ("minmax", "none")
 
 
@@ -125,7 +125,8 @@ def flow_features(
     (usually aligned face crops), then each map is resized to ``size`` x ``size`` with
     cv2.INTER_AREA. u and v are rescaled to displacements in output pixels
     (multiplied by size / W and size / H); strain and ``"mag"`` (= sqrt(u^2 + v^2) in output
-    pixels) follow. Channels: any of "u", "v", "strain", "mag".
+    pixels) follow. Channels: any of "u", "v", "strain", "mag", and "gray" (the apex frame in
+    grayscale, [0, 1] before normalisation: DSSN's grey apex input).
 
     ``normalize``:
       * ``"minmax"`` (default): each channel is scaled to [0, 1] on its own, per sample
@@ -153,6 +154,8 @@ def flow_features(
         maps["strain"] = resize_map(optical_strain(f), size)
     if "mag" in chans:
         maps["mag"] = np.sqrt(u**2 + v**2)
+    if "gray" in chans:
+        maps["gray"] = resize_map(to_gray(apex), size)
     out = np.stack([maps[c] for c in chans]).astype(np.float32)
     if normalize == "minmax":
         lo = out.min(axis=(1, 2), keepdims=True)

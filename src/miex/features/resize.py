@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from miex.errors import MiexError
+from miex.features.temporal import resample_clip
 
 
 def resize_image(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
@@ -77,7 +78,10 @@ def model_input(
     ``sample`` is a dataset item (``onset``, ``apex`` RGB uint8 frames; ``frames`` (T, H, W, 3)
     for clips). Results: "apex" (3, S, S); "pair" (2, 3, S, S); "flow" (C, S, S) from
     :func:`miex.features.flow_features` with ``spec.channel_names``; "video" (3, T, S, S) with
-    T = ``spec.frames``. RGB is scaled to [0, 1] then normalised with ``spec.mean``/``spec.std``.
+    T = ``spec.frames`` (resampled linearly, or by TIM with the spec option ``resample="tim"``);
+    "neighbours" (N, 3, S, S) from ``sample["neighbours"]`` (the apex and its neighbouring frames);
+    the zoo's feature kinds "flow_sequence", "regions", "region_clip", "lbp_top", "bi_woof"
+    from :mod:`miex.features.kinds` (cached like flow). RGB is scaled to [0, 1] then normalised with ``spec.mean``/``spec.std``.
     Flow features are read from / written to ``cache`` (a FeatureCache) when ``cache`` and
     ``cache_key`` are given; ``cache_settings`` adds e.g. the face-crop settings to its key.
     No augmentation here: training code augments frames before calling this.
@@ -99,14 +103,45 @@ def model_input(
         if cache is not None and cache_key is not None:
             return cache.get_or_compute(cache_key, settings, compute)
         return compute()
+    if kind in _ZOO_FEATURES:
+        from miex.features.kinds import feature_compute, feature_settings
+
+        settings = {**feature_settings(spec, flow_method, flow_normalize), **(cache_settings or {})}
+        fn = feature_compute(_Needed(sample), spec, flow_method, flow_normalize)
+        if cache is not None and cache_key is not None:
+            return cache.get_or_compute(cache_key, settings, fn)
+        return fn()
+    if kind == "neighbours":
+        return np.stack([_rgb_chw(f, size, spec.mean, spec.std) for f in _need(sample, "neighbours")])
     if kind == "video":
         clip = _need(sample, "frames")
-        frames = resample_frames(np.stack([resize_image(f, size) for f in clip]), int(spec.frames))
+        resized = np.stack([resize_image(f, size) for f in clip])
+        frames = resample_clip(resized, int(spec.frames), spec.option("resample", "linear"))
         x = frames / 255.0 if np.issubdtype(np.asarray(clip[0]).dtype, np.integer) else frames
         if spec.mean is not None and spec.std is not None:
             x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
         return np.ascontiguousarray(x.transpose(3, 0, 1, 2), dtype=np.float32)
     raise MiexError(f"unknown input kind {kind!r}")
+
+
+#: Feature kinds of the model zoo, computed by :mod:`miex.features.kinds`.
+_ZOO_FEATURES = ("flow_sequence", "regions", "region_clip", "lbp_top", "bi_woof")
+
+
+class _Needed(Mapping):
+    """A view of a sample that raises the one-line MiexError of :func:`_need` for a missing key."""
+
+    def __init__(self, sample: Mapping[str, Any]) -> None:
+        self._sample = sample
+
+    def __getitem__(self, key: str) -> Any:
+        return _need(self._sample, key)
+
+    def __iter__(self):
+        return iter(self._sample)
+
+    def __len__(self) -> int:
+        return len(self._sample)
 
 
 def _need(sample: Mapping[str, Any], key: str) -> np.ndarray:

@@ -6,7 +6,12 @@ import torch
 from torch import nn
 
 from miex.errors import MiexError
-from miex.models.spec import InputSpec
+from miex.models.spec import VECTOR_KINDS, InputSpec
+
+#: The tensor layout of each input kind, for error messages.
+LAYOUTS = {"pair": "(B, 2, C, H, W)", "apex": "(B, C, H, W)", "flow": "(B, C, H, W)", "video": "(B, C, T, H, W)",
+           "flow_sequence": "(B, C, T, H, W)", "regions": "(B, R, C, h, w)", "region_clip": "(B, R, C, T, h, w)",
+           "neighbours": "(B, N, C, H, W)", "lbp_top": "(B, D)", "bi_woof": "(B, D)"}
 
 
 class MiexModel(nn.Module):
@@ -29,13 +34,16 @@ class MiexModel(nn.Module):
         spec = self.input_spec
         want = spec.shape(batch=x.shape[0] if x.ndim else 0)
         name = type(self).__name__
-        layout = {"pair": "(B, 2, C, H, W)", "apex": "(B, C, H, W)", "flow": "(B, C, H, W)",
-                  "video": "(B, C, T, H, W)"}[spec.kind]
+        layout = LAYOUTS[spec.kind]
         if x.ndim != len(want):
             raise MiexError(f"{name} expects a {spec.kind!r} input {layout} like {want}, got {tuple(x.shape)}")
-        if spec.kind == "pair" and x.shape[1] != 2:
-            raise MiexError(f"{name} expects onset and apex stacked on dim 1 {want}, got {tuple(x.shape)}")
-        cdim = 2 if spec.kind == "pair" else 1
+        if spec.kind in VECTOR_KINDS:
+            if x.shape[1] != want[1]:
+                raise MiexError(f"{name} expects {want[1]} features per sample, got {tuple(x.shape)}")
+            return
+        if spec.kind in ("pair", "regions", "region_clip", "neighbours") and x.shape[1] != want[1]:
+            raise MiexError(f"{name} expects {want[1]} frames/regions on dim 1 {want}, got {tuple(x.shape)}")
+        cdim = 2 if spec.kind in ("pair", "regions", "region_clip", "neighbours") else 1
         if x.shape[cdim] != spec.channels:
             raise MiexError(
                 f"{name} expects {spec.channels} channels {spec.channel_names} on dim {cdim}, got {tuple(x.shape)}"

@@ -56,8 +56,11 @@ class DTSCNN(MiexModel):
     pooling after the first three (space only, then space-time twice), global average pooling.
     The two feature vectors are concatenated -> Dropout -> Linear -> classes.
 
-    The paper fed optical-flow sequences; ``in_chans`` = 3 takes RGB clips (the "video" kind,
-    (B, 3, T, H, W), RGB normalised with mean/std 0.5), ``in_chans`` = 2 takes flow sequences.
+    The paper fed optical-flow sequences: ``in_chans`` = 2 takes them (input kind
+    ``"flow_sequence"``, channels (u, v): the flow between consecutive frames of the clip
+    after TIM resampling to ``max(frames)`` frames, min-max scaled over the clip, see
+    :func:`miex.features.flow_sequence`); ``in_chans`` = 3 (the default, kept for existing
+    configs) takes RGB clips (the "video" kind, (B, 3, T, H, W), normalised with mean/std 0.5).
     Layer widths are miex's choice (``width`` = first-layer channels); the paper's structure
     (two unshared shallow 3D streams at two temporal scales, concatenated) is kept.
     """
@@ -81,10 +84,14 @@ class DTSCNN(MiexModel):
         width = check_width("dtscnn", width)
         self.num_classes = int(num_classes)
         self.frames = frames
-        names = {3: ("r", "g", "b"), 2: ("u", "v")}.get(in_chans, tuple(f"c{i}" for i in range(in_chans)))
-        rgb = in_chans == 3
-        self.input_spec = InputSpec("video", image_size, channels=in_chans, channel_names=names, frames=max(frames),
-                                    mean=(0.5,) * 3 if rgb else None, std=(0.5,) * 3 if rgb else None)
+        if in_chans == 3:
+            self.input_spec = InputSpec("video", image_size, frames=max(frames))
+        elif in_chans == 2:
+            self.input_spec = InputSpec("flow_sequence", image_size, channels=2, channel_names=("u", "v"),
+                                        frames=max(frames), mean=None, std=None,
+                                        options=(("ref", "previous"), ("resample", "tim")))
+        else:
+            raise MiexError(f"dtscnn: in_chans must be 3 (RGB clips) or 2 (optical-flow sequences), got {in_chans}")
         self.short_stream = TemporalStream(in_chans, frames[0], width)
         self.long_stream = TemporalStream(in_chans, frames[1], width)
         self.dropout = nn.Dropout(dropout)

@@ -40,6 +40,7 @@ from torch.utils.data import Dataset
 
 from miex.datasets.base import frame_number, read_frame
 from miex.errors import MiexError
+from miex.features.kinds import FEATURE_KINDS
 from miex.seeding import rng
 
 #: Columns a samples DataFrame needs.
@@ -100,6 +101,15 @@ def clip_paths(row: Mapping[str, Any]) -> list[str]:
     return inside or frames
 
 
+def neighbour_paths(row: Mapping[str, Any], n: int) -> list[str]:
+    """``n`` frames around the apex (the apex in the middle; an even ``n`` takes one more after
+    it), within onset..offset; positions outside the clip repeat its first or last frame."""
+    clip = clip_paths(row)
+    apex = frame_paths(row)[1]
+    centre = clip.index(apex) if apex in clip else len(clip) // 2
+    return [clip[min(max(centre + d, 0), len(clip) - 1)] for d in range(-(int(n) // 2), int(n) - int(n) // 2)]
+
+
 def feature_key(row: Mapping[str, Any]) -> str:
     """Feature-cache key of a sample: subject/clip, onset/apex numbers and a digest of the two
     frame files' paths, sizes and modification times (a re-rendered clip gets a new key)."""
@@ -119,8 +129,9 @@ class LazySample(Mapping):
     """A dataset sample dict whose frames are decoded on first access (so a feature-cache hit
     never reads an image)."""
 
-    def __init__(self, row: Mapping[str, Any]) -> None:
+    def __init__(self, row: Mapping[str, Any], n_neighbours: int = 3) -> None:
         self._row = row
+        self._neighbours = int(n_neighbours)
         self._data: dict[str, Any] = {"label": int(row["label"]), "subject": row["subject"],
                                       "clip": row["clip"], "dataset": row["dataset"]}
 
@@ -134,6 +145,9 @@ class LazySample(Mapping):
         if key == "frames":
             self._data["frames"] = np.stack([read_frame(p) for p in clip_paths(self._row)])
             return self._data["frames"]
+        if key == "neighbours":  # LazySample(row, n_neighbours=N) for the "neighbours" kind
+            self._data[key] = np.stack([read_frame(p) for p in neighbour_paths(self._row, self._neighbours)])
+            return self._data[key]
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
@@ -244,7 +258,7 @@ class _Miss(Exception):
 
 class _NoFrames(LazySample):
     def __getitem__(self, key: str) -> Any:
-        if key in ("onset", "apex", "frames"):
+        if key in ("onset", "apex", "frames", "neighbours"):
             raise _Miss(key)
         return super().__getitem__(key)
 
@@ -313,7 +327,7 @@ class SampleDataset(Dataset):
         self.load_size = augment.load_size(self.size) if augment.enabled else self.size
         self._features: np.ndarray | None = None
         self._frames: list[list[np.ndarray]] | None = None
-        if preload and spec.kind != "flow":
+        if preload and spec.kind not in FEATURE_KINDS:
             self._frames = [[resize_square(f, self.load_size) for f in self._read(i)] for i in range(len(self.rows))]
 
     # ------------------------------------------------------------------ plumbing
@@ -335,13 +349,13 @@ class SampleDataset(Dataset):
         when > 1) and keep all features in memory. ``memo`` (a dict shared by several datasets
         of one run) avoids re-reading the cache for every fold. Returns (cached, computed).
         A no-op (0, 0) for other kinds."""
-        if self.spec.kind != "flow" or self._features is not None:
+        if self.spec.kind not in FEATURE_KINDS or self._features is not None:
             return (0, 0)
         from tqdm import tqdm
 
         memo = memo if memo is not None else {}
-        settings = (self.feature_cache, self.flow_method, self.flow_normalize, self.spec.size,
-                    tuple(self.spec.channel_names), tuple(sorted(self.feature_settings.items())))
+        settings = (self.feature_cache, self.flow_method, self.flow_normalize, self.spec,
+                    tuple(sorted(self.feature_settings.items())))
         keys = [(settings, row["subject"], row["clip"], int(row["onset"]), int(row["apex"]), frame_paths(row))
                 for row in self.rows]
         missing = [i for i, k in enumerate(keys) if k not in memo]
@@ -382,6 +396,8 @@ class SampleDataset(Dataset):
         onset, apex = frame_paths(row)
         if self.spec.kind == "apex":
             return [read_frame(apex)]
+        if self.spec.kind == "neighbours":
+            return [read_frame(p) for p in neighbour_paths(row, int(self.spec.frames))]
         return [read_frame(onset), read_frame(apex)]
 
     def params(self, index: int) -> dict[str, float]:
@@ -394,7 +410,7 @@ class SampleDataset(Dataset):
     def load(self, index: int) -> np.ndarray:
         """The model input of sample ``index`` (float32, no batch dimension)."""
         spec = self.spec
-        if spec.kind == "flow":
+        if spec.kind in FEATURE_KINDS:
             if self._features is not None:
                 return self._features[index]
             return _feature_job((self.rows[index], spec, self.feature_cache, self.flow_method,
@@ -403,11 +419,11 @@ class SampleDataset(Dataset):
         x = transform_frames(frames, self.params(index), self.load_size, self.size, spec.mean, spec.std)
         if spec.kind == "apex":
             return x[0]
-        if spec.kind == "pair":
+        if spec.kind in ("pair", "neighbours"):
             return x
-        from miex.features import resample_frames
+        from miex.features.temporal import resample_clip
 
-        clip = resample_frames(x, int(spec.frames))  # (T, 3, S, S)
+        clip = resample_clip(x, int(spec.frames), spec.option("resample", "linear"))  # (T, 3, S, S)
         return np.ascontiguousarray(clip.transpose(1, 0, 2, 3), dtype=np.float32)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
