@@ -12,12 +12,13 @@ histograms are tiny numbers).
 from __future__ import annotations
 
 from miex.features.biwoof import feature_dim
-from miex.models.classical import ClassicalModel
+from miex.models.classical import ClassicalModel, classical_factory
 from miex.models.registry import register_model
 from miex.models.spec import InputSpec
 
 
 @register_model("bi_woof")
+@classical_factory
 def bi_woof(
     num_classes: int = 3,
     image_size: int = 128,

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 from miex.errors import MiexError
 from miex.models.spec import InputSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ClassicalModel:
@@ -87,6 +89,17 @@ class ClassicalModel:
         self.estimator, self.classes_ = state["estimator"], state["classes"]
 
 
+def classical_factory(fn: F) -> F:
+    """Mark a registered factory as building a :class:`ClassicalModel` (see :func:`is_classical`)."""
+    fn.classical = True  # type: ignore[attr-defined]
+    return fn
+
+
 def is_classical(model: Any) -> bool:
-    """True for models trained by :mod:`miex.train.classical` (not by the PyTorch engine)."""
+    """True for a classical model, or the registered name of one: trained by
+    :mod:`miex.train.classical`, not by the PyTorch engine."""
+    if isinstance(model, str):
+        from miex.models.registry import _lookup
+
+        return bool(getattr(_lookup(model)[1], "classical", False))
     return bool(getattr(model, "classical", False))

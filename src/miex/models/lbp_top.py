@@ -15,12 +15,13 @@ from collections.abc import Sequence
 
 from miex.errors import MiexError
 from miex.features.lbptop import feature_dim
-from miex.models.classical import ClassicalModel
+from miex.models.classical import ClassicalModel, classical_factory
 from miex.models.registry import register_model
 from miex.models.spec import InputSpec
 
 
 @register_model("lbp_top")
+@classical_factory
 def lbp_top(
     num_classes: int = 3,
     image_size: int = 128,

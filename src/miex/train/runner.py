@@ -466,6 +466,13 @@ def make_trainer(config: ExperimentConfig, plan: Plan, out: Path, *, dist_ctx=No
         feature_cache=str(Path(data["feature_cache"]).expanduser()) if data["feature_cache"] else default_feature_cache(),
         flow_method=data["flow_method"], flow_normalize=data["flow_normalize"], preload=data["preload"],
     )
+    from miex.models import is_classical
+
+    if is_classical(config.model["name"]):  # features + scikit-learn estimator, one fit per fold
+        from miex.train.classical import ClassicalTrainer
+
+        return ClassicalTrainer(model_factory(config, plan.num_classes), out, data=options, dist_ctx=dist_ctx,
+                                callbacks=callbacks, log=log, progress=progress)
     return Trainer(model_factory(config, plan.num_classes), out, data=options, dist_ctx=dist_ctx,
                    callbacks=callbacks, log=log, progress=progress)
 

@@ -1,0 +1,69 @@
+"""Small options per registered model (quick CPU runs) and a 640x480 composite fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Options that make every model small enough for a test (defaults for everything else).
+SMALL: dict[str, dict[str, Any]] = {
+    "apexme": dict(image_size=32, width=4),
+    "branches": dict(image_size=32, width=4),
+    "miacnet": dict(image_size=32, width=4),
+    "resnet18": dict(image_size=32, width=4),
+    "micro_attention": dict(image_size=32, width=4),
+    "atnet": dict(image_size=32, width=4),
+    "ststnet": {},
+    "offapexnet": dict(hidden=64),
+    "dssn": {},
+    "dtscnn": dict(in_chans=2, image_size=16, frames=(2, 4), width=4),
+    "elrcn": dict(image_size=32, frames=3, width=4, hidden=16),
+    "microexp_stcnn": dict(image_size=16, frames=6, temporal_kernel=3),
+    "microexp_fusenet": dict(image_size=16, frames=6, temporal_kernel=3),
+    "htnet": dict(dim=16, depths=(1, 1, 1)),
+    "lbp_top": dict(image_size=64),
+    "bi_woof": {},
+}
+
+FRAME_H, FRAME_W = 480, 640
+FACE = 176
+
+
+def recording_source(seed: int = 0):
+    """Frames of 640x480 (the CASME II / SMIC recording size) with the rendered face (warp
+    generator on the two real photos, class-specific AUs, see tests/train/fixtures.py) at a
+    per-subject position on a shaded background."""
+    from miex.seeding import rng
+    from tests.train.fixtures import frame_source
+
+    faces = frame_source(FACE, seed)
+    yy, xx = np.mgrid[0:FRAME_H, 0:FRAME_W]
+    background = (90 + 50 * xx / FRAME_W + 30 * yy / FRAME_H).astype(np.uint8)[..., None].repeat(3, axis=2)
+
+    def source(info, n_frames: int) -> list[np.ndarray]:
+        gen = rng(seed, "position", info.dataset, info.subject)
+        x0 = int(gen.integers(40, FRAME_W - FACE - 40))
+        y0 = int(gen.integers(40, FRAME_H - FACE - 40))
+        out = []
+        for face in faces(info, n_frames):
+            frame = background.copy()
+            frame[y0:y0 + FACE, x0:x0 + FACE] = face
+            out.append(frame)
+        return out
+
+    return source
+
+
+def write_recordings(root: Path, n_frames: int = 6) -> dict[str, str]:
+    """24 clips (8 subjects x 3 classes) in the CASME II / SAMM / SMIC-HS layouts at 640x480."""
+    from miex.testing import write_megc_composite_fixture
+    from tests.train.fixtures import official_list
+
+    root.mkdir(parents=True, exist_ok=True)
+    list_path = root / "official_list.csv"
+    list_path.write_bytes(official_list(1).encode("ascii"))
+    roots = write_megc_composite_fixture(root, frame_source=recording_source(), n_frames=n_frames,
+                                         list_path=list_path)
+    return {**{k: str(v) for k, v in roots.items()}, "list_path": str(list_path)}
