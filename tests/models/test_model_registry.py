@@ -7,21 +7,25 @@ import torch
 from torch import nn
 
 from miex.errors import MiexError
-from miex.models import create, list_models, model_options, register_model
+from miex.models import ClassicalModel, create, is_classical, list_models, model_options, register_model
 from miex.models.spec import InputSpec
+from tests.models.zoo import SMALL
 
-ALL = ["apexme", "branches", "dtscnn", "miacnet", "offapexnet", "resnet18", "ststnet"]
+ALL = ["apexme", "atnet", "bi_woof", "branches", "dssn", "dtscnn", "elrcn", "htnet", "lbp_top", "miacnet",
+       "micro_attention", "microexp_fusenet", "microexp_stcnn", "offapexnet", "resnet18", "ststnet"]
+CLASSICAL = ("bi_woof", "lbp_top")
 
 
 def test_list_models() -> None:
     assert list_models() == ALL
-    assert list_models("*net") == ["miacnet", "offapexnet", "ststnet"]
+    assert list_models("*net") == ["atnet", "htnet", "miacnet", "microexp_fusenet", "offapexnet", "ststnet"]
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_create_every_model_has_an_input_spec_and_config(name: str) -> None:
-    model = create(name, num_classes=5, **({"width": 8} if "width" in model_options(name) else {}))
-    assert isinstance(model, nn.Module)
+    model = create(name, num_classes=5, **SMALL[name])
+    assert isinstance(model, ClassicalModel if name in CLASSICAL else nn.Module)
+    assert is_classical(name) == (name in CLASSICAL) == is_classical(model)
     assert isinstance(model.input_spec, InputSpec)
     assert model.num_classes == 5
     assert model.miex_config["name"] == name and model.miex_config["num_classes"] == 5
@@ -33,7 +37,7 @@ def test_names_are_forgiving_about_case_and_dashes() -> None:
 
 
 def test_unknown_name_lists_known_models() -> None:
-    with pytest.raises(MiexError, match=r"unknown model 'resnet50'; known models: apexme, branches, dtscnn"):
+    with pytest.raises(MiexError, match=r"unknown model 'resnet50'; known models: apexme, atnet, bi_woof, branches"):
         create("resnet50")
 
 

@@ -82,6 +82,10 @@ class ClassicalModel:
             raise MiexError(f"{self.input_spec.kind}: expected features (n, {want}), got {x.shape}")
         return x
 
+    def load_state_dict(self, state: Any) -> None:  # noqa: ARG002 - the torch-model API of init_weights
+        raise MiexError(f"{self.input_spec.kind}: [model] init_weights does not apply to a classical model "
+                        "(features + SVM are fitted per fold)")
+
     def state(self) -> dict[str, Any]:
         return {"estimator": self.estimator, "classes": self.classes_}
 
