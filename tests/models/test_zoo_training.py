@@ -10,9 +10,7 @@ import pytest
 from miex.models import list_models
 from miex.train.experiment import config_from_dict
 from miex.train.runner import run_experiment
-from tests.models.zoo import SMALL, write_recordings
-
-N_CLIPS = 24
+from tests.models.zoo import N_CLIPS, N_SUBJECTS, SMALL, write_recordings
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +66,54 @@ def test_model_trains_through_the_pipeline(name, recordings, cache, tmp_path) ->
     for fold, rows in last.groupby("fold"):  # no test subject was trained on
         trained = set(folds[(folds["fold"] == fold) & (folds["role"] == "train")]["subject"])
         assert trained.isdisjoint(set(rows["subject"]))
+
+
+def _samples(recordings):
+    from miex.datasets import load_dataset
+
+    roots = {k: recordings[k] for k in ("casme2", "samm", "smic")}
+    return load_dataset("megc2019", roots, list_path=recordings["list_path"]).samples.reset_index(drop=True)
+
+
+def test_neighbour_frames_are_centred_on_the_apex(recordings) -> None:
+    from miex.models import create
+    from miex.train.data import SampleDataset, frame_paths, neighbour_paths
+
+    samples = _samples(recordings)
+    atnet = create("atnet", image_size=32, width=4).input_spec
+    apex = create("apexme", image_size=32, width=4).input_spec
+    row = samples.iloc[0].to_dict()
+    paths = neighbour_paths(row, 3)
+    assert paths[1] == frame_paths(row)[1] and len(set(paths)) == 3
+    x = SampleDataset(samples.iloc[:1], atnet).load(0)
+    assert x.shape == (3, 3, 32, 32)
+    assert np.array_equal(x[1], SampleDataset(samples.iloc[:1], apex).load(0))
+
+
+def test_regions_are_found_on_the_recordings(recordings) -> None:
+    from miex.datasets.base import read_frame
+    from miex.features.regions import face_landmarks, region_point
+    from miex.train.data import frame_paths
+
+    for _, row in _samples(recordings).groupby("subject").head(1).iterrows():
+        frame = read_frame(frame_paths(row)[1])
+        assert frame.shape == (480, 640, 3)
+        marks, found = face_landmarks(frame)
+        assert found, row["subject"]
+        face = np.argwhere(np.abs(frame.astype(int) - np.roll(frame, 1, axis=1).astype(int)).sum(axis=2) > 40)
+        (y0, x0), (y1, x1) = face.min(axis=0), face.max(axis=0)  # the pasted face's extent
+        for name in ("l_eye", "r_eye", "l_lips", "r_lips"):
+            x, y = region_point(marks, name)
+            assert x0 <= x <= x1 and y0 <= y <= y1
+
+
+def test_classical_model_under_loso_resumes(recordings, cache, tmp_path) -> None:
+    config = _config(recordings, cache, {"name": "bi_woof"}, cv="loso")
+    out = tmp_path / "loso"
+    (first,) = run_experiment(config, out, quiet=True)
+    preds = pd.read_parquet(out / "predictions.parquet")
+    assert preds["fold"].nunique() == N_SUBJECTS and (preds.groupby("fold")["subject"].nunique() == 1).all()
+    assert sorted((out / "checkpoints").glob("*_last.pkl"))
+    (again,) = run_experiment(config, out, quiet=True)  # finished folds are not refitted
+    assert again.skipped_folds == N_SUBJECTS
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"), preds)

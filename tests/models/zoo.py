@@ -56,14 +56,22 @@ def recording_source(seed: int = 0):
     return source
 
 
+#: Four subjects of the proof fixture (two people, see tests/train/fixtures.py), one per part and a
+#: second CASME II one; one clip per class each.
+OFFICIAL_LIST = ("casme2,sub01,EP01_00f,0", "casme2,sub01,EP02_01f,1", "casme2,sub01,EP03_02f,2",
+                 "casme2,sub02,EP01_00f,0", "casme2,sub02,EP02_01f,1", "casme2,sub02,EP03_02f,2",
+                 "samm,6,006_1_1,0", "samm,6,006_2_1,1", "samm,6,006_3_1,2",
+                 "smic,s01,s01_ne_01,0", "smic,s01,s01_po_01,1", "smic,s01,s01_sur_01,2")
+N_CLIPS, N_SUBJECTS = len(OFFICIAL_LIST), 4
+
+
 def write_recordings(root: Path, n_frames: int = 6) -> dict[str, str]:
-    """24 clips (8 subjects x 3 classes) in the CASME II / SAMM / SMIC-HS layouts at 640x480."""
+    """12 clips (4 subjects x 3 classes) in the CASME II / SAMM / SMIC-HS layouts at 640x480."""
     from miex.testing import write_megc_composite_fixture
-    from tests.train.fixtures import official_list
 
     root.mkdir(parents=True, exist_ok=True)
     list_path = root / "official_list.csv"
-    list_path.write_bytes(official_list(1).encode("ascii"))
+    list_path.write_bytes(("\r\n".join(OFFICIAL_LIST) + "\r\n").encode("ascii"))
     roots = write_megc_composite_fixture(root, frame_source=recording_source(), n_frames=n_frames,
                                          list_path=list_path)
     return {**{k: str(v) for k, v in roots.items()}, "list_path": str(list_path)}
