@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from miex.errors import InputError, MiexError
+from miex.subjects import local_id, make_subject
 
 #: Columns every ``samples`` DataFrame starts with, in this order.
 SAMPLE_COLUMNS: tuple[str, ...] = (
@@ -291,7 +292,7 @@ class MiexDataset:
         self._problems.append(Problem(self.name, clip, kind, message))
 
     def _subject(self, local: str) -> str:
-        return f"{self.name}/{local}"
+        return make_subject(self.name, local)
 
     def _clip_record(
         self,
@@ -465,7 +466,7 @@ class MiexDataset:
     @staticmethod
     def local_key(subject: str, clip: str) -> str:
         """``casme2/sub01``, ``EP02_01f`` -> ``sub01/EP02_01f`` (the ``clip`` of a :class:`Problem`)."""
-        return f"{subject.split('/', 1)[-1]}/{clip}"
+        return f"{local_id(subject)}/{clip}"
 
     # ----------------------------------------------------------------- public API
     @property
