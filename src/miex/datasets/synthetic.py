@@ -45,6 +45,10 @@ class MiexSynthetic(MiexDataset):
     THREE_CLASS_MAP: dict[str, int] = {}
     NATIVE_CLASSES: tuple[str, ...] = ()
 
+    @property
+    def frames_cropped(self) -> bool:
+        return True  # miex synth writes aligned face crops
+
     def __init__(self, root: str | Path, **kw: Any) -> None:
         if root is None:
             raise MiexError("MiexSynthetic needs the miex synth output folder as root")
