@@ -81,7 +81,7 @@ def _pool_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     g.add_argument("--fold-file", type=Path, default=None, metavar="F",
                    help="CSV subject,fold: one leakage-free pool per fold")
     g.add_argument("--exclude-subjects", default="", metavar="A,B",
-                   help="subjects left out of every pool (casme2/sub01 or bare sub01)")
+                   help="dataset-qualified subjects left out of every pool (casme2/sub01)")
     g.add_argument("--alpha", type=float, default=0.3, help="mae: apex window start, fraction of n (default 0.3)")
     g.add_argument("--beta", type=float, default=0.5, help="mae: apex window end, fraction of n (default 0.5)")
     g.add_argument("--reuse", type=int, default=5, help="mie: consecutive samples per AU pair (default 5)")

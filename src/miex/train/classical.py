@@ -105,7 +105,7 @@ class ClassicalTrainer:
     def _features_of(self, rows, spec: Any, what: str, name: str, workers: int) -> np.ndarray:
         d = self.data
         ds = SampleDataset(rows, spec, train=False, feature_cache=d.feature_cache, flow_method=d.flow_method,
-                           flow_normalize=d.flow_normalize)
+                           flow_normalize=d.flow_normalize, reader=d.reader)
         cached, computed = ds.prepare(workers=workers, progress=self.progress, memo=self._features)
         if computed:
             self.log(f"{name}: computed {computed} {what} feature(s), {cached} from the cache")

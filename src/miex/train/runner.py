@@ -191,17 +191,14 @@ def build_plan(config: ExperimentConfig) -> Plan:
 # --------------------------------------------------------------------------- selections
 def select_epochs(logits: np.ndarray, labels: np.ndarray, val_pos: np.ndarray, test_pos: np.ndarray) -> dict[str, int]:
     """0-based epoch per selection (see the module docstring); ``val_best`` only with val rows."""
-    from miex.train.engine import cross_entropy, scores
+    from miex.train.engine import selection_key
 
     n_epochs = logits.shape[0]
     out = {"last": n_epochs - 1}
     for name, pos in (("val_best", val_pos), ("test_best", test_pos)):
         if len(pos) == 0:
             continue
-        keys = []
-        for e in range(n_epochs):
-            lg = logits[e, pos]
-            keys.append((scores(labels[pos], lg.argmax(1))["uf1"], -cross_entropy(lg, labels[pos]), -e))
+        keys = [(*selection_key(logits[e, pos], labels[pos]), -e) for e in range(n_epochs)]
         out[name] = int(-max(keys)[2])
     return out
 
