@@ -124,3 +124,14 @@ def test_classical_svm_fits_scores_and_refuses_weights() -> None:
         model.load_state_dict({})
     with pytest.raises(MiexError, match=r"expected features \(n, 16\)"):
         model.scores(np.zeros((2, 5)))
+
+
+def test_published_composite_figures_name_their_model_and_protocol() -> None:
+    from miex.evaluate.leaderboard import COMPOSITE_LOSO, published
+    from miex.models import list_models
+
+    assert {e.model for e in COMPOSITE_LOSO if e.model} <= set(list_models())
+    (htnet,) = published("htnet")
+    assert (htnet.uf1, htnet.uar, htnet.optimistic) == (0.860, 0.848, True) and "LOSO" in htnet.protocol
+    assert [(e.uf1, e.uar) for e in published("lbp_top") + published("bi_woof")] == [(0.588, 0.579), (0.630, 0.623)]
+    assert published("elrcn") == ()

@@ -5,6 +5,9 @@ miex run: the composite leaderboard is LOSO over the 68 MEGC2019 subjects; MiE-X
 subject-wise 3-fold, 3 repeats. HTNet's number is test-set epoch selected (optimistic), and
 several other published codes also pick each fold's best epoch on its test subjects.
 Numbers are as collected in design.md section 5; citations name the paper each number comes from.
+``Entry.model`` names the miex model that implements a method (``published("htnet")``); the
+zoo's other models (ELRCN, DSSN, micro-attention, MicroExpSTCNN/FuseNet, ATNet) have no
+composite LOSO figure that could be checked, so they have no entry.
 """
 
 from __future__ import annotations
@@ -21,24 +24,32 @@ class Entry:
     citation: str
     optimistic: bool = False   # test-set epoch selection
     note: str = ""
+    model: str = ""     # the miex.models name that implements the method ("" when miex has none)
 
 
 _LOSO = "LOSO (68 subjects)"
 
 #: MEGC2019 composite (CompMiE), LOSO, full composite UF1/UAR.
 COMPOSITE_LOSO: tuple[Entry, ...] = (
-    Entry("LBP-TOP", 0.588, 0.579, _LOSO, "MEGC2019 baseline; See et al., FG 2019"),
-    Entry("Bi-WOOF", 0.630, 0.623, _LOSO, "Liong et al., Signal Process. Image Commun. 2018"),
-    Entry("OFF-ApexNet", 0.720, 0.710, _LOSO, "Gan et al., Signal Process. Image Commun. 2019"),
+    Entry("LBP-TOP", 0.588, 0.579, _LOSO, "MEGC2019 baseline; See et al., FG 2019", model="lbp_top"),
+    Entry("Bi-WOOF", 0.630, 0.623, _LOSO, "Liong et al., Signal Process. Image Commun. 2018", model="bi_woof"),
+    Entry("OFF-ApexNet", 0.720, 0.710, _LOSO, "Gan et al., Signal Process. Image Commun. 2019", model="offapexnet"),
     Entry("CapsuleNet", 0.652, 0.651, _LOSO, "Van Quang et al., FG 2019"),
     Entry("Dual-Inception", 0.732, 0.728, _LOSO, "Zhou et al., FG 2019"),
-    Entry("STSTNet", 0.735, 0.761, _LOSO, "Liong et al., FG 2019"),
+    Entry("STSTNet", 0.735, 0.761, _LOSO, "Liong et al., FG 2019", model="ststnet"),
     Entry("EMR", 0.789, 0.782, _LOSO, "Liu et al., FG 2019 (MEGC2019 winner)"),
     Entry("RCN", 0.743, 0.719, _LOSO, "Xia et al., IEEE TIP 2020"),
     Entry("FeatRef", 0.784, 0.783, _LOSO, "Zhou et al., Pattern Recognition 2022"),
     Entry("HTNet", 0.860, 0.848, _LOSO, "Wang et al., Neurocomputing 2024", optimistic=True,
-          note="test-set epoch selection"),
+          note="test-set epoch selection; reruns by users reach UF1 .648-.655 (HTNet issue #21)", model="htnet"),
 )
+
+
+
+def published(model: str) -> tuple[Entry, ...]:
+    """The published composite LOSO entries of a miex model (by its ``miex.models`` name)."""
+    return tuple(e for e in COMPOSITE_LOSO if e.model and e.model == model)
+
 
 _TABLE1 = "Liu et al., MiE-X (ECCV 2022), Table 1"
 _TABLE1_NOTE = "mean of 3 runs; the MiE-X code picks epochs on the test subjects, so these may be optimistic"
