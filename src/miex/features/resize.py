@@ -33,7 +33,8 @@ def resize_image(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
 def resample_frames(frames: np.ndarray | Sequence[np.ndarray], n: int) -> np.ndarray:
     """Resample a clip (T, H, W[, C]) to ``n`` frames, linearly in time (first and last kept).
 
-    A simple stand-in for the temporal interpolation model (TIM) of the MiE literature.
+    A simple stand-in for the temporal interpolation model (TIM) of the MiE literature, which
+    :func:`miex.features.resample_clip` implements (``method="tim"``).
     Output dtype is float32.
     """
     clip = np.asarray(frames, dtype=np.float32)
@@ -81,7 +82,8 @@ def model_input(
     T = ``spec.frames`` (resampled linearly, or by TIM with the spec option ``resample="tim"``);
     "neighbours" (N, 3, S, S) from ``sample["neighbours"]`` (the apex and its neighbouring frames);
     the zoo's feature kinds "flow_sequence", "regions", "region_clip", "lbp_top", "bi_woof"
-    from :mod:`miex.features.kinds` (cached like flow). RGB is scaled to [0, 1] then normalised with ``spec.mean``/``spec.std``.
+    from :mod:`miex.features.kinds` (cached like flow). RGB is scaled to [0, 1] then normalised
+    with ``spec.mean``/``spec.std``.
     Flow features are read from / written to ``cache`` (a FeatureCache) when ``cache`` and
     ``cache_key`` are given; ``cache_settings`` adds e.g. the face-crop settings to its key.
     No augmentation here: training code augments frames before calling this.
