@@ -590,3 +590,186 @@ def write_megc_composite_fixture(
     write_samm_fixture(root / "samm", [*samm, *SAMM_COMPOSITE_EXTRAS], frame_source=source)
     write_smic_fixture(root / "smic", smic_clips, frame_source=source)
     return {"casme2": root / "casme2", "samm": root / "samm", "smic": root / "smic"}
+
+
+# ----------------------------------------------------------------------------- CAS(ME)^3 Part A
+@dataclass(frozen=True)
+class Casme3Row:
+    """One row of the CAS(ME)^3 ME label sheet: ``video`` is the Filename cell (``a`` ... ``m``),
+    frame numbers are those of the whole video."""
+
+    subject: str  # spNO.1
+    video: str
+    onset: int
+    apex: int
+    offset: int
+    au: str
+    objective: str  # I ... VII
+    emotion: str
+
+
+#: Quirks of the public ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx``: two MEs in one video
+#: (spNO.1/e, sharing frame 96), the upper-case video ``J`` (folder ``j``), ``Others`` next to
+#: ``others``, an apex before the onset and an offset of ``0`` (as spNO.149/d and spNO.40/e).
+CASME3_ROWS: tuple[Casme3Row, ...] = (
+    Casme3Row("spNO.1", "a", 355, 359, 360, "5", "II", "others"),
+    Casme3Row("spNO.1", "b", 166, 175, 179, "4", "III", "disgust"),
+    Casme3Row("spNO.1", "e", 90, 93, 96, "R12", "I", "happy"),
+    Casme3Row("spNO.1", "e", 96, 102, 106, "R12", "I", "happy"),
+    Casme3Row("spNO.1", "h", 181, 185, 194, "38", "VII", "surprise"),
+    Casme3Row("spNO.2", "c", 40, 44, 48, "4+7", "III", "anger"),
+    Casme3Row("spNO.2", "d", 90, 93, 97, "1+2", "II", "surprise"),
+    Casme3Row("spNO.2", "J", 8, 10, 12, "12", "VII", "happy"),
+    Casme3Row("spNO.3", "f", 20, 23, 26, "15", "VI", "sad"),
+    Casme3Row("spNO.3", "g", 30, 33, 35, "4+9", "IV", "fear"),
+    Casme3Row("spNO.3", "k", 50, 52, 55, "14", "VII", "Others"),
+    Casme3Row("spNO.3", "l", 70, 65, 75, "4", "III", "disgust"),  # apex before onset
+    Casme3Row("spNO.3", "m", 80, 84, 0, "18", "VII", "others"),  # offset 0
+)
+CASME3_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion")
+#: MaE label file rows (sub, seq, onset, apex, offset, au, emotion; happiness/sadness spelled out)
+CASME3_MAE_ROWS: tuple[Casme3Row, ...] = (
+    Casme3Row("spNO.1", "a", 37, 50, 65, "4+15+R10", "", "disgust"),
+    Casme3Row("spNO.2", "c", 5, 12, 20, "6+12", "", "happiness"),
+    Casme3Row("spNO.3", "f", 60, 66, 72, "1+4+15", "", "sadness"),
+)
+CASME3_MAE_HEADER = ("sub", "seq", "onset", "apex", "offset", "au", "emotion")
+CASME3_PAD = 2  # frames written before the first and after the last annotated frame of a video
+
+
+def _casme3_label(emotion: str) -> int:
+    word = emotion.lower()
+    return {"happy": 1, "happiness": 1, "surprise": 2}.get(word, -1 if word in ("others", "other") else 0)
+
+
+def _casme3_span(r: Casme3Row, written: bool = False) -> tuple[int, int]:
+    """Frames a row covers (smallest to largest annotated frame). ``written``: the frames the
+    fixture writes, which for an offset of 0 (a typo for a later frame) end at the apex."""
+    values = [r.onset, r.apex] + ([r.offset] if r.offset > 0 or not written else [])
+    return min(values), max(values)
+
+
+def _casme3_video_ranges(rows: Iterable[Casme3Row]) -> dict[tuple[str, str], list[Casme3Row]]:
+    videos: dict[tuple[str, str], list[Casme3Row]] = {}
+    for r in rows:
+        videos.setdefault((r.subject, r.video.lower()), []).append(r)
+    return videos
+
+
+def write_casme3_fixture(
+    root: str | Path,
+    rows: Iterable[Casme3Row] = CASME3_ROWS,
+    *,
+    frame_source: FrameSource | None = None,
+    mae_rows: Iterable[Casme3Row] = CASME3_MAE_ROWS,
+    annotation_name: str = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+    extra_rows: Iterable[Sequence[Any]] = (),
+    depth: bool = True,
+) -> Fixture:
+    """CAS(ME)^3 Part A tree::
+
+        ROOT/part_A/annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx   sheets label, Sheet1, Sheet3
+        ROOT/part_A/annotation/cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx (when mae_rows)
+        ROOT/part_A/data/part_A/spNO.1/a/color/<n>.jpg    ROOT/.../a/depth/<n>.png (onset/apex)
+
+    Every cell of the ME sheet is text, as in the public v2 file. Each video gets the frames of
+    its annotated ranges (onset..offset, or the span of onset/apex/offset when they are out of
+    order) plus ``CASME3_PAD`` frames either side; one video's frames are written once.
+    ``extra_rows`` are appended verbatim (malformed rows for tests)."""
+    import cv2
+
+    root = Path(root)
+    source = _source(frame_source)
+    rows, mae_rows = list(rows), list(mae_rows)
+    base = root / "part_A" / "data" / "part_A"
+    written = []
+    for (subject, video), items in _casme3_video_ranges(rows + mae_rows).items():
+        spans = [_casme3_span(r, written=True) for r in items]
+        numbers = sorted({n for lo, hi in spans for n in range(max(0, lo - CASME3_PAD), hi + CASME3_PAD + 1)})
+        first = items[0]
+        info = ClipInfo("casme3", subject, f"{video}_{first.onset}", first.emotion.lower(),
+                        _casme3_label(first.emotion), numbers.index(first.apex) if first.apex in numbers else 0)
+        folder = base / subject / video / "color"
+        paths = write_clip(folder, [f"{n}.jpg" for n in numbers], info, source)
+        by_number = dict(zip(numbers, paths))
+        for r in items:
+            if depth:
+                for n in (r.onset, r.apex):
+                    target = base / subject / video / "depth" / f"{n}.png"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    cv2.imwrite(str(target), np.full((8, 8), 600 + n % 50, np.uint16))
+            lo, hi = _casme3_span(r)
+            written.append({
+                "subject": subject, "clip": f"{video}_{r.onset}", "video": r.video, "emotion": r.emotion,
+                "onset": r.onset, "apex": r.apex, "offset": r.offset, "aus": r.au, "objective": r.objective,
+                "folder": str(folder), "frames": [by_number[n] for n in numbers if lo <= n <= hi],
+                "part": "micro" if r in rows else "macro",
+            })
+    table: list[Sequence[Any]] = [CASME3_HEADER]
+    table += [(r.subject, r.video, str(r.onset), str(r.apex), str(r.offset), r.au, r.objective, r.emotion) for r in rows]
+    table += list(extra_rows)
+    sheet = root / "part_A" / "annotation" / annotation_name
+    _write_sheet(sheet, [("label", table), ("Sheet1", []), ("Sheet3", [])])
+    extra: dict[str, Any] = {}
+    if mae_rows:
+        mae = root / "part_A" / "annotation" / "cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx"
+        _write_sheet(mae, [("Sheet1", [CASME3_MAE_HEADER] + [
+            (r.subject, r.video, r.onset, r.apex, r.offset, r.au, r.emotion) for r in mae_rows])])
+        extra["mae_annotation"] = mae
+    return Fixture(root, pd.DataFrame(written), sheet, extra)
+
+
+# ----------------------------------------------------------------------------- 4DME
+#: 4DME clips: multi-label emotions (``Surprise+Positive``), ``(k)``-marked AUs, frames 9 -> 10.
+FOURDME_CLIPS: tuple[ClipSpec, ...] = (
+    ClipSpec("S01", "S01_1st_001_01_1", "Negative", 120, 124, 128, "AU4+AU7(k)"),
+    ClipSpec("S01", "S01_1st_002_01_1", "Positive", 300, 303, 306, "AU6+AU12"),
+    ClipSpec("S02", "S02_1st_001_01_1", "Surprise", 50, 52, 55, "AU1+AU2"),
+    ClipSpec("S02", "S02_2nd_003_02_1", "Surprise+Positive", 10, 12, 14, "AUR2+12(k)+45"),
+    ClipSpec("S03", "S03_1st_004_01_2", "Negative+Others", 200, 202, 205, "AU4+L7"),
+    ClipSpec("S03", "S03_1st_005_01_1", "Repression", 8, 9, 11, "AU14"),
+    ClipSpec("S04", "S04_1st_001_01_1", "Others", 40, 41, 43, "AU45"),
+    ClipSpec("S04", "S04_2nd_002_01_1", "Positive+Repression", 60, 62, 64, "AU12+AU14"),
+)
+FOURDME_HEADER = ("sub_ID", "fold_name", "Onset", "Apex", "Offset", "AUs", "Emotion")
+#: 3-class label of each 4DME emotion cell under miex's documented rule (multi_label="exclude")
+FOURDME_THREE_CLASS = {"Negative": 0, "Positive": 1, "Surprise": 2, "Negative+Others": 0, "Repression": 0}
+
+
+def write_fourdme_fixture(
+    root: str | Path,
+    clips: Iterable[ClipSpec] = FOURDME_CLIPS,
+    *,
+    frame_source: FrameSource | None = None,
+    annotation_name: str = "4DME_Labelling_Micro_release v1.xlsx",
+    apostrophes: bool = False,
+    flat: bool = False,
+    renumbered: Iterable[str] = (),
+    extra_rows: Iterable[Sequence[Any]] = (),
+) -> Fixture:
+    """4DME tree: ``ROOT/4DME_Labelling_Micro_release v1.xlsx`` + ``ROOT/gray_micro/S01/<fold_name>/<n>.jpg``
+    (grey frames onset..offset). ``apostrophes``: headers as in earlier label files (``sub_ID'``);
+    ``flat``: clip folders directly under ``gray_micro/``; ``renumbered``: fold names whose frame
+    files are numbered 1..n instead of with the video's frame numbers."""
+    import cv2
+
+    root = Path(root)
+    source = _source(frame_source)
+    renumbered = set(renumbered)
+    header = tuple(f"{h}'" for h in FOURDME_HEADER) if apostrophes else FOURDME_HEADER
+    rows: list[Sequence[Any]] = [header]
+    written = []
+    for spec in clips:
+        rows.append((spec.subject, spec.clip, spec.onset, spec.apex, spec.offset, spec.aus, spec.emotion))
+        folder = root / "gray_micro" / ("" if flat else spec.subject) / spec.clip
+        n = spec.offset - spec.onset + 1
+        numbers = range(1, n + 1) if spec.clip in renumbered else range(spec.onset, spec.offset + 1)
+        info = ClipInfo("4dme", spec.subject, spec.clip, spec.emotion.lower(),
+                        FOURDME_THREE_CLASS.get(spec.emotion, -1), _apex_index(spec.onset, spec.apex, spec.offset))
+        grey = [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB) for f in source(info, n)]
+        paths = write_clip(folder, [f"{k}.jpg" for k in numbers], info, lambda _i, _n: grey)
+        written.append(_row_of(spec, folder, paths, renumbered=spec.clip in renumbered))
+    rows.extend(extra_rows)
+    sheet = root / annotation_name
+    _write_sheet(sheet, [("Sheet1", rows)])
+    return Fixture(root, pd.DataFrame(written), sheet)
