@@ -649,6 +649,20 @@ def _casme3_span(r: Casme3Row, written: bool = False) -> tuple[int, int]:
     return min(values), max(values)
 
 
+def _casme3_render(subject: str, video: str, items: list[Casme3Row], source: FrameSource) -> dict[int, np.ndarray]:
+    """Frames of one video: each ME rendered over its own span (neutral at its onset, the motion
+    of its emotion at its apex); frames outside every ME repeat the first neutral frame."""
+    out: dict[int, np.ndarray] = {}
+    for r in sorted(items, key=lambda r: r.onset):
+        lo, hi = _casme3_span(r, written=True)
+        numbers = list(range(lo, hi + 1))
+        apex = numbers.index(r.apex) if r.apex in numbers else 0
+        info = ClipInfo("casme3", subject, f"{video}_{r.onset}", r.emotion.lower(), _casme3_label(r.emotion), apex)
+        for n, image in zip(numbers, source(info, len(numbers))):
+            out.setdefault(n, image)
+    return out
+
+
 def _casme3_video_ranges(rows: Iterable[Casme3Row]) -> dict[tuple[str, str], list[Casme3Row]]:
     videos: dict[tuple[str, str], list[Casme3Row]] = {}
     for r in rows:
@@ -674,7 +688,7 @@ def write_casme3_fixture(
 
     Every cell of the ME sheet is text, as in the public v2 file. Each video gets the frames of
     its annotated ranges (onset..offset, or the span of onset/apex/offset when they are out of
-    order) plus ``CASME3_PAD`` frames either side; one video's frames are written once.
+    order) plus ``CASME3_PAD`` neutral frames either side; each ME is rendered over its own span.
     ``extra_rows`` are appended verbatim (malformed rows for tests)."""
     import cv2
 
@@ -684,14 +698,15 @@ def write_casme3_fixture(
     base = root / "part_A" / "data" / "part_A"
     written = []
     for (subject, video), items in _casme3_video_ranges(rows + mae_rows).items():
+        folder = base / subject / video / "color"
+        by_number = _casme3_render(subject, video, items, source)
+        neutral = by_number[min(by_number)]
         spans = [_casme3_span(r, written=True) for r in items]
         numbers = sorted({n for lo, hi in spans for n in range(max(0, lo - CASME3_PAD), hi + CASME3_PAD + 1)})
-        first = items[0]
-        info = ClipInfo("casme3", subject, f"{video}_{first.onset}", first.emotion.lower(),
-                        _casme3_label(first.emotion), numbers.index(first.apex) if first.apex in numbers else 0)
-        folder = base / subject / video / "color"
-        paths = write_clip(folder, [f"{n}.jpg" for n in numbers], info, source)
-        by_number = dict(zip(numbers, paths))
+        paths = {}
+        for n in numbers:
+            _write_image(folder / f"{n}.jpg", by_number.get(n, neutral))
+            paths[n] = str(folder / f"{n}.jpg")
         for r in items:
             if depth:
                 for n in (r.onset, r.apex):
@@ -702,7 +717,7 @@ def write_casme3_fixture(
             written.append({
                 "subject": subject, "clip": f"{video}_{r.onset}", "video": r.video, "emotion": r.emotion,
                 "onset": r.onset, "apex": r.apex, "offset": r.offset, "aus": r.au, "objective": r.objective,
-                "folder": str(folder), "frames": [by_number[n] for n in numbers if lo <= n <= hi],
+                "folder": str(folder), "frames": [paths[n] for n in numbers if lo <= n <= hi],
                 "part": "micro" if r in rows else "macro",
             })
     table: list[Sequence[Any]] = [CASME3_HEADER]
