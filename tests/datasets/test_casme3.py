@@ -178,3 +178,40 @@ def test_rows_of_one_subject_per_video_folder_case(tmp_path):
     (base / "spNO.5").rename(base / "spNo.5")
     ds = Casme3(fx.root)
     assert ds.samples["subject"].tolist() == ["casme3/spNO.5"] and ds.validate() == []
+
+
+@pytest.mark.parametrize("spelling", ["spNO", "spNo"])
+def test_clip_package_layout_gives_the_same_samples(tmp_path, ds, spelling):
+    fx = write_casme3_fixture(tmp_path / "clips", frame_source=tiny_frames(8), layout="clips", folder_subject=spelling)
+    assert (fx.root / "Part_A_ME_clip" / "frame" / f"{spelling}.1_a_355").is_dir()
+    clips = Casme3(fx.root)
+    assert clips.layout_found == "clips" and ds.layout_found == "videos"
+    cols = ["subject", "clip", "label", "native_label", "onset", "apex", "offset", "objective_class"]
+    pd_equal = clips.samples[cols].sort_values(["subject", "clip"]).reset_index(drop=True)
+    assert pd_equal.equals(ds.samples[cols].sort_values(["subject", "clip"]).reset_index(drop=True))
+    assert [len(f) for f in clips.samples.sort_values(["subject", "clip"])["frames"]] == \
+        [len(f) for f in ds.samples.sort_values(["subject", "clip"])["frames"]]
+    assert {p.kind for p in clips.validate()} == {"frame_order", "missing_frame"}
+
+
+def test_clip_package_missing_clip_and_layout_errors(tmp_path, tree):
+    fx = write_casme3_fixture(tmp_path / "clips", frame_source=tiny_frames(8), layout="clips")
+    shutil.rmtree(fx.root / "Part_A_ME_clip" / "frame" / "spNO.1_b_166")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        ds = Casme3(fx.root)
+    assert [(p.clip, p.kind) for p in ds.problems] == [("spNO.1/b_166", "missing_clip")]
+    with pytest.raises(MiexError, match="Part_A_ME_clip"):
+        Casme3(tree.root, layout="clips")
+    with pytest.raises(MiexError, match="layout"):
+        Casme3(tree.root, layout="zip")
+
+
+def test_part_a_subjects_win_over_part_b(tmp_path):
+    """Part B's unlabelled videos use the same spNO names; the labelled Part A frames are read."""
+    fx = write_casme3_fixture(tmp_path / "c3", frame_source=tiny_frames(8), mae_rows=())
+    decoy = fx.root / "part_B" / "spNO.1" / "a" / "color"
+    decoy.mkdir(parents=True)
+    shutil.copy(next((fx.root / "part_A/data/part_A/spNO.1/a/color").iterdir()), decoy / "355.jpg")
+    ds = Casme3(fx.root)
+    assert all("part_A" in f for frames in ds.samples["frames"] for f in frames)

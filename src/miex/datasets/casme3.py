@@ -10,6 +10,12 @@ Layout (the official depth-flow code and public loaders read frames this way)::
     ROOT/part_A/data/part_A/spNO.1/a/color/355.jpg        (RGB, native frame number)
     ROOT/part_A/data/part_A/spNO.1/a/depth/355.png        (depth; not read)
 
+or, in the pre-cut clip package (``layout="clips"``; folder names matched case-insensitively,
+some copies spell them ``spNo.``)::
+
+    ROOT/Part_A_ME_clip/frame/spNO.1_a_355/355.jpg ...    (one folder per ME: subject_video_onset)
+    ROOT/Part_A_ME_clip/depth/spNO.1_a_355/355.png ...    (not read)
+
 ``Filename`` is one of the 13 videos of a subject (``a`` ... ``m``); a video holds several
 micro-expressions, so a clip is named ``<video>_<onset>`` (``a_355``, as the official depth code
 names its files) and its frames are the video's frames from onset to offset (from the smallest to
@@ -29,7 +35,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from miex.datasets.base import MiexDataset, cell_text, find_file, frame_number, is_blank, list_frames
+from miex.datasets.base import MiexDataset, cell_text, find_dir, find_file, frame_number, is_blank, list_frames
 from miex.errors import MiexError
 
 #: Header spellings (normalised) of the ME and MaE label files.
@@ -54,6 +60,8 @@ ANNOTATION_PATTERNS = {
 EMOTION_WORDS = {"happiness": "happy", "sadness": "sad", "other": "others", "angry": "anger"}
 OBJECTIVE_CLASSES = ("I", "II", "III", "IV", "V", "VI", "VII")
 _SUBJECT = re.compile(r"sp\s*no\.?\s*0*(\d+)", re.IGNORECASE)
+_CLIP_FOLDER = re.compile(r"(sp\s*no\.?\s*0*\d+)_([a-z]+)_(\d+)", re.IGNORECASE)
+LAYOUTS = ("auto", "videos", "clips")
 
 
 class Casme3(MiexDataset):
@@ -68,6 +76,8 @@ class Casme3(MiexDataset):
     - ``"objective"``: the objective classes I ... VII (AU-based, Davison et al. 2018).
 
     ``part``: ``"micro"`` (the ME label file, default) or ``"macro"`` (the MaE label file).
+    ``layout``: ``"videos"`` (``spNO.1/a/color/``), ``"clips"`` (``Part_A_ME_clip/frame/``) or
+    ``"auto"`` (clips when a ``Part_A_ME_clip`` folder is there, else videos).
     ``annotations_file``: the label spreadsheet (found under the root by default).
     """
 
@@ -85,12 +95,16 @@ class Casme3(MiexDataset):
         root: str | Path | None = None,
         *,
         part: str = "micro",
+        layout: str = "auto",
         annotations_file: str | Path | None = None,
         **kw: Any,
     ) -> None:
         if part not in ("micro", "macro"):
             raise MiexError(f"casme3 part must be micro or macro, got {part!r}")
+        if layout not in LAYOUTS:
+            raise MiexError(f"casme3 layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
         self.part = part
+        self.layout = layout
         self.annotations_file = Path(annotations_file) if annotations_file else None
         super().__init__(root, **kw)
 
@@ -106,11 +120,17 @@ class Casme3(MiexDataset):
 
     # ----------------------------------------------------------------- layout
     def subject_folders(self) -> dict[str, Path]:
-        """``spNO.<n>`` -> its folder: the shallowest ``spNO.*`` folders under the root (4 levels)."""
-        for level in range(5):
-            hits = [p for p in self.root.glob("*/" * level + "*") if p.is_dir() and _SUBJECT.fullmatch(p.name)]
-            if hits:
-                return {_subject_name(p.name): p for p in sorted(hits)}
+        """``spNO.<n>`` -> its folder: the shallowest ``spNO.*`` folders under the root (4 levels),
+        looked for under a ``part_A`` folder first (Part B's unlabelled subjects have the same names)."""
+        part_a = find_dir(self.root, ("part_A", "Part_A", "part_a", "PartA"), depth=2)
+        for base in dict.fromkeys(b for b in (part_a, self.root) if b is not None):
+            for level in range(5):
+                hits = [p for p in base.glob("*/" * level + "*") if p.is_dir() and _SUBJECT.fullmatch(p.name)]
+                if hits:
+                    out: dict[str, Path] = {}
+                    for p in sorted(hits):
+                        out.setdefault(str(_subject_name(p.name)), p)
+                    return out
         raise MiexError(f"casme3: no subject folders spNO.* under {self.root} (expected e.g. part_A/data/part_A/spNO.1)")
 
     def annotation_file(self) -> Path:
@@ -131,18 +151,42 @@ class Casme3(MiexDataset):
         from miex.datasets._sheets import read_aliased_table
 
         sheet = self.annotation_file()
-        subjects = self.subject_folders()
+        clips = self.clip_folders() if self.layout != "videos" else None
+        if clips is None and self.layout == "clips":
+            raise MiexError(f"casme3: no Part_A_ME_clip/frame folder under {self.root}")
+        self.layout_found = "clips" if clips is not None else "videos"
+        subjects = self.subject_folders() if clips is None else {}
         name, rows = read_aliased_table(sheet, columns=COLUMNS, required=REQUIRED, sheets=("label",))
         where = f"{sheet.name} [{name}]"
         videos = _VideoIndex()
         records = []
         for row_no, row in rows:
-            rec = self._row_record(row, f"{where} row {row_no}", subjects, videos)
+            rec = self._row_record(row, f"{where} row {row_no}", subjects, videos, clips)
             if rec is not None:
                 records.append(rec)
         return records
 
-    def _row_record(self, row: dict[str, Any], at: str, subjects: dict[str, Path], videos: _VideoIndex) -> dict[str, Any] | None:
+    def clip_folders(self) -> dict[tuple[str, str, int], Path] | None:
+        """``(spNO.1, a, 355)`` -> ``Part_A_ME_clip/frame/spNO.1_a_355``; ``None`` without that package."""
+        package = find_dir(self.root, ("Part_A_ME_clip", "part_A_ME_clip", "Part_A_ME_Clip"), depth=3)
+        frame_dir = find_dir(package, ("frame", "frames", "Frame"), depth=2) if package is not None else None
+        if frame_dir is None:
+            return None
+        out: dict[tuple[str, str, int], Path] = {}
+        for p in sorted(frame_dir.iterdir()):
+            m = _CLIP_FOLDER.fullmatch(p.name)
+            if m and p.is_dir():
+                out.setdefault((str(_subject_name(m.group(1))), m.group(2).lower(), int(m.group(3))), p)
+        return out
+
+    def _row_record(
+        self,
+        row: dict[str, Any],
+        at: str,
+        subjects: dict[str, Path],
+        videos: _VideoIndex,
+        clips: dict[tuple[str, str, int], Path] | None = None,
+    ) -> dict[str, Any] | None:
         subject_text, video = cell_text(row["subject"]), cell_text(row["filename"])
         subject = _subject_name(subject_text)
         if subject is None or not video:
@@ -159,9 +203,14 @@ class Casme3(MiexDataset):
         if is_blank(row["emotion"]):
             self._problem(key, "malformed_row", f"{at}: no emotion; row skipped")
             return None
-        folder = self._video_folder(subjects, subject, video)
+        if clips is not None:
+            folder = clips.get((subject, video.lower(), onset))
+            missing = f"clip folder {subject}_{video}_{onset} not found in Part_A_ME_clip/frame"
+        else:
+            folder = self._video_folder(subjects, subject, video)
+            missing = f"video folder {subject}/{video} not found under {self.root}"
         if folder is None:
-            self._problem(key, "missing_clip", f"video folder {subject}/{video} not found under {self.root}")
+            self._problem(key, "missing_clip", missing)
             return None
         lo, hi = min(onset, apex, offset), max(onset, apex, offset)  # out-of-order rows keep every annotated frame
         clip_frames = videos.frames(folder, lo, hi)

@@ -679,6 +679,8 @@ def write_casme3_fixture(
     annotation_name: str = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
     extra_rows: Iterable[Sequence[Any]] = (),
     depth: bool = True,
+    layout: str = "videos",
+    folder_subject: str = "spNO",
 ) -> Fixture:
     """CAS(ME)^3 Part A tree::
 
@@ -689,7 +691,17 @@ def write_casme3_fixture(
     Every cell of the ME sheet is text, as in the public v2 file. Each video gets the frames of
     its annotated ranges (onset..offset, or the span of onset/apex/offset when they are out of
     order) plus ``CASME3_PAD`` neutral frames either side; each ME is rendered over its own span.
-    ``extra_rows`` are appended verbatim (malformed rows for tests)."""
+    ``extra_rows`` are appended verbatim (malformed rows for tests).
+
+    ``layout="clips"`` writes the pre-cut clip package instead (no MaE file)::
+
+        ROOT/annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx
+        ROOT/Part_A_ME_clip/frame/spNO.1_a_355/355.jpg ...   ROOT/Part_A_ME_clip/depth/spNO.1_a_355/355.png
+
+    with the clip folders' subjects spelled ``folder_subject`` (``spNo`` in some copies)."""
+    if layout == "clips":
+        return _write_casme3_clips(Path(root), list(rows), _source(frame_source), annotation_name, extra_rows,
+                                   depth, folder_subject)
     import cv2
 
     root = Path(root)
@@ -720,11 +732,8 @@ def write_casme3_fixture(
                 "folder": str(folder), "frames": [paths[n] for n in numbers if lo <= n <= hi],
                 "part": "micro" if r in rows else "macro",
             })
-    table: list[Sequence[Any]] = [CASME3_HEADER]
-    table += [(r.subject, r.video, str(r.onset), str(r.apex), str(r.offset), r.au, r.objective, r.emotion) for r in rows]
-    table += list(extra_rows)
     sheet = root / "part_A" / "annotation" / annotation_name
-    _write_sheet(sheet, [("label", table), ("Sheet1", []), ("Sheet3", [])])
+    _write_casme3_sheet(sheet, rows, extra_rows)
     extra: dict[str, Any] = {}
     if mae_rows:
         mae = root / "part_A" / "annotation" / "cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx"
@@ -732,6 +741,48 @@ def write_casme3_fixture(
             (r.subject, r.video, r.onset, r.apex, r.offset, r.au, r.emotion) for r in mae_rows])])
         extra["mae_annotation"] = mae
     return Fixture(root, pd.DataFrame(written), sheet, extra)
+
+
+def _write_casme3_sheet(sheet: Path, rows: Sequence[Casme3Row], extra_rows: Iterable[Sequence[Any]]) -> None:
+    """The ME label file: sheet ``label`` with every cell as text, then blank Sheet1 and Sheet3."""
+    table: list[Sequence[Any]] = [CASME3_HEADER]
+    table += [(r.subject, r.video, str(r.onset), str(r.apex), str(r.offset), r.au, r.objective, r.emotion) for r in rows]
+    table += list(extra_rows)
+    _write_sheet(sheet, [("label", table), ("Sheet1", []), ("Sheet3", [])])
+
+
+def _write_casme3_clips(
+    root: Path,
+    rows: list[Casme3Row],
+    source: FrameSource,
+    annotation_name: str,
+    extra_rows: Iterable[Sequence[Any]],
+    depth: bool,
+    folder_subject: str,
+) -> Fixture:
+    import cv2
+
+    written = []
+    for r in rows:
+        name = f"{r.subject.replace('spNO', folder_subject)}_{r.video}_{r.onset}"
+        folder = root / "Part_A_ME_clip" / "frame" / name
+        by_number = _casme3_render(r.subject, r.video.lower(), [r], source)
+        paths = []
+        for n in sorted(by_number):
+            _write_image(folder / f"{n}.jpg", by_number[n])
+            paths.append(str(folder / f"{n}.jpg"))
+            if depth:
+                target = root / "Part_A_ME_clip" / "depth" / name / f"{n}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(target), np.full((8, 8), 600 + n % 50, np.uint16))
+        written.append({
+            "subject": r.subject, "clip": f"{r.video.lower()}_{r.onset}", "video": r.video, "emotion": r.emotion,
+            "onset": r.onset, "apex": r.apex, "offset": r.offset, "aus": r.au, "objective": r.objective,
+            "folder": str(folder), "frames": paths, "part": "micro",
+        })
+    sheet = root / "annotation" / annotation_name
+    _write_casme3_sheet(sheet, rows, extra_rows)
+    return Fixture(root, pd.DataFrame(written), sheet)
 
 
 # ----------------------------------------------------------------------------- 4DME
