@@ -9,8 +9,9 @@
     overridden by ``MIEX_<NAME>_ROOT``. Exit status 0; with ``--strict`` 1 when any dataset has
     problems or a configured root is missing.
 
-``miex datasets show NAME [--root DIR] [--config FILE] [-n N] [--native]``
-    Class counts and the first ``N`` samples of one dataset.
+``miex datasets show NAME [--root DIR] [--config FILE] [-n N] [--native | --scheme SCHEME]``
+    Class counts and the first ``N`` samples of one dataset (``--scheme``: a dataset's own label
+    scheme, e.g. CAS(ME)^3 ``4class``, ``7class`` or ``objective``).
 
 ``miex datasets crop NAME [--root DIR] [--method mie-x|meb] [--size 128] [--frames clip|pair|all]``
     Face crops of every clip into the crop cache (``$MIEX_CACHE_DIR/crops``): the MiE-X way (one
