@@ -12,6 +12,7 @@ A config has these sections (every key but ``data.dataset`` and ``model.name`` h
                                  # optional; else ~/.config/miex/datasets.toml / MIEX_<NAME>_ROOT
     options = {}                 # keyword options of the dataset class (e.g. smic_apex, list_path)
     extra_train = []             # real datasets added to every fold's training data, e.g. ["ckplus"]
+    train_datasets = []          # cv = "cross_dataset": the training sets (the test set is `dataset`)
     synthetic = ""               # a `miex synth` folder (modes direct and pretrain_finetune)
     label_scheme = "3class"
     flow_method = "tvl1"         # flow models: tvl1 | farneback | dis
@@ -40,7 +41,7 @@ A config has these sections (every key but ``data.dataset`` and ``model.name`` h
 
     [protocol]
     mode = "real"                # real | direct | pretrain_finetune
-    cv = "kfold"                 # loso | kfold
+    cv = "kfold"                 # loso | kfold | cross_dataset
     k = 5
     seed = 0
     repeats = 3
@@ -104,6 +105,7 @@ DATA_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "roots": ((dict,), {}),
     "options": ((dict,), {}),
     "extra_train": ((list,), []),
+    "train_datasets": ((list,), []),
     "synthetic": ((str,), ""),
     "label_scheme": ((str,), "3class"),
     "flow_method": ((str,), "tvl1"),
@@ -380,6 +382,15 @@ def validate(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
         raise MiexError(f"{source}: [protocol] repeats must be >= 1, got {protocol['repeats']}")
     if not 0.0 <= protocol["val_fraction"] < 1.0:
         raise MiexError(f"{source}: [protocol] val_fraction must be in [0, 1), got {protocol['val_fraction']}")
+    if protocol["cv"] == "cross_dataset":
+        if not data["train_datasets"]:
+            raise MiexError(f"{source}: [protocol] cv = \"cross_dataset\" needs [data] train_datasets = [\"<name>\", ...] "
+                            "(the test set is [data] dataset)")
+        if data["dataset"] in data["train_datasets"]:
+            raise MiexError(f"{source}: [data] train_datasets must not include the test set {data['dataset']!r}")
+    elif data["train_datasets"]:
+        raise MiexError(f"{source}: [data] train_datasets applies to [protocol] cv = \"cross_dataset\" only "
+                        "(use extra_train to add training data to every fold)")
     out["protocol"] = protocol
     mode = protocol["mode"]
     if mode in ("direct", "pretrain_finetune") and not data["synthetic"]:
@@ -401,6 +412,7 @@ def _validate_data(data: dict[str, Any], source: str) -> None:
     try:
         data["dataset"] = canonical_name(data["dataset"])
         data["extra_train"] = [canonical_name(str(n)) for n in data["extra_train"]]
+        data["train_datasets"] = [canonical_name(str(n)) for n in data["train_datasets"]]
     except MiexError as exc:
         raise MiexError(f"{source}: [data] {exc}") from None
     if data["dataset"] == "miex":
