@@ -141,7 +141,7 @@ def check_handler(args: argparse.Namespace) -> int:
             f"\nNo dataset root configured. Add a [roots] section to {config_path(args.config)}, e.g.\n"
             f'  [roots]\n  casme2 = "/data/CASME2"\nor set MIEX_CASME2_ROOT (MIEX_SAMM_ROOT, MIEX_SMIC_ROOT, ...).'
         )
-    bad = any(r["problems"] or r["found"] in ("missing", "error") for r in rows)
+    bad = any(_faults(r["problems"]) or r["found"] in ("missing", "error") for r in rows)
     return 1 if args.strict and bad else 0
 
 
@@ -154,7 +154,7 @@ def _blank_row(name: str, root: str, found: str, message: str = "") -> dict[str,
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     headers = ["dataset", "root", "found", "clips", "3class", "subjects", "problems"]
-    table = [[str(r[h]) if h != "problems" else str(len(r["problems"])) for h in headers] for r in rows]
+    table = [[str(r[h]) if h != "problems" else str(len(_faults(r["problems"]))) for h in headers] for r in rows]
     for r in table:
         if len(r[1]) > 48:
             r[1] = "..." + r[1][-45:]
@@ -165,9 +165,20 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
+def _faults(problems: list) -> list:
+    """The problems of a copy, without the documented quirks of the official data (notes)."""
+    return [p for p in problems if not p.note]
+
+
 def _print_problems(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         problems = row["problems"]
+        if not problems:
+            continue
+        for p in problems:
+            if p.note:
+                print(f"\n{row['dataset']}: note: {p.clip}: {p.kind}: {p.message}")
+        problems = _faults(problems)
         if not problems:
             continue
         kinds = Counter(p.kind for p in problems)
