@@ -417,8 +417,12 @@ def _validate_data(data: dict[str, Any], source: str) -> None:
         raise MiexError(f"{source}: [data] {exc}") from None
     if data["dataset"] == "miex":
         raise MiexError(f"{source}: [data] dataset is the real evaluation dataset; put MiE-X sets in [data] synthetic")
-    if data["label_scheme"] not in ("3class", "native"):
-        raise MiexError(f"{source}: [data] label_scheme must be 3class or native, got {data['label_scheme']!r}")
+    from miex.datasets import DATASETS
+    from miex.datasets.base import LABEL_SCHEMES
+
+    schemes = dict.fromkeys([*LABEL_SCHEMES, *(s for cls in DATASETS.values() for s in cls.EXTRA_SCHEMES)])
+    if data["label_scheme"] not in schemes:
+        raise MiexError(f"{source}: [data] label_scheme must be one of {', '.join(schemes)}, got {data['label_scheme']!r}")
     from miex.features import METHODS
 
     if data["flow_method"] not in METHODS:
@@ -470,7 +474,34 @@ def _validate_model(given: Any, source: str) -> dict[str, Any]:
         if key in ("num_classes", "pretrained_backbone") or key not in options:
             known = [k for k in options if k not in ("num_classes", "pretrained_backbone")]
             raise MiexError(f"{source}: unknown key [model] {key} for model {model['name']!r}; options: {', '.join(known)}")
+        model[key] = _check_option(model[key], options[key], f"{source}: [model] {key}")
     return model
+
+
+def _check_option(value: Any, default: Any, where: str) -> Any:
+    """A model option checked against the type of its default (before any run folder exists):
+    ``image_size = "224"`` is refused here, not deep inside the first fold."""
+    if default is None or default is inspect_empty():
+        return value
+    if isinstance(default, bool):
+        return _check(value, (bool,), where)
+    if isinstance(default, int):
+        return _check(value, (int,), where)
+    if isinstance(default, float):
+        return _check(value, _NUM, where)
+    if isinstance(default, str):
+        return _check(value, (str,), where)
+    if isinstance(default, (tuple, list)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            raise MiexError(f"{where} must be a list of {len(default)} values like {list(default)}, got {value!r}")
+        return type(default)(_check_option(v, d, f"{where}[{i}]") for i, (v, d) in enumerate(zip(value, default)))
+    return value
+
+
+def inspect_empty() -> Any:
+    import inspect
+
+    return inspect.Parameter.empty
 
 
 def _validate_sweep(sweep: Any, raw: dict, source: str) -> dict[str, list]:
