@@ -93,6 +93,7 @@ def test_neighbour_frames_are_centred_on_the_apex(recordings) -> None:
 def test_regions_are_found_on_the_recordings(recordings) -> None:
     from miex.datasets.base import read_frame
     from miex.features.regions import face_landmarks, region_point
+    from miex.testing.people import FACE_PX, FRAME_SIZE, _placement
     from miex.train.data import frame_paths
 
     for _, row in _samples(recordings).groupby("subject").head(1).iterrows():
@@ -100,11 +101,11 @@ def test_regions_are_found_on_the_recordings(recordings) -> None:
         assert frame.shape == (480, 640, 3)
         marks, found = face_landmarks(frame)
         assert found, row["subject"]
-        face = np.argwhere(np.abs(frame.astype(int) - np.roll(frame, 1, axis=1).astype(int)).sum(axis=2) > 40)
-        (y0, x0), (y1, x1) = face.min(axis=0), face.max(axis=0)  # the pasted face's extent
+        dataset, local = row["subject"].split("/")
+        x0, y0, scale = _placement((dataset, local), FRAME_SIZE, 0)  # where the fixture put the face
         for name in ("l_eye", "r_eye", "l_lips", "r_lips"):
             x, y = region_point(marks, name)
-            assert x0 <= x <= x1 and y0 <= y <= y1
+            assert x0 <= x <= x0 + FACE_PX * scale and y0 <= y <= y0 + FACE_PX * scale
 
 
 def test_classical_model_under_loso_resumes(recordings, cache, tmp_path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 #: Options that make every model small enough for a test (defaults for everything else).
 SMALL: dict[str, dict[str, Any]] = {
     "apexme": dict(image_size=32, width=4),
@@ -27,37 +25,19 @@ SMALL: dict[str, dict[str, Any]] = {
     "bi_woof": {},
 }
 
-FRAME_H, FRAME_W = 480, 640
-FACE = 176
+#: The fixture's subjects: four different real people (:mod:`miex.testing.people`).
+SUBJECTS = (("casme2", "sub01"), ("casme2", "sub02"), ("samm", "006"), ("smic", "s1"))
 
 
 def recording_source(seed: int = 0):
-    """Frames of 640x480 (the CASME II / SMIC recording size) with the rendered face (warp
-    generator on the two real photos, class-specific AUs, see tests/train/fixtures.py) at a
-    per-subject position on a shaded background."""
-    from miex.seeding import rng
-    from tests.train.fixtures import frame_source
+    """640x480 recordings (the CASME II / SMIC-HS size) of a different person per subject, the face
+    a part of the frame at a per-subject position, class-specific AU motion (miex.testing.people)."""
+    from miex.testing.people import recording_source as people_recordings
 
-    faces = frame_source(FACE, seed)
-    yy, xx = np.mgrid[0:FRAME_H, 0:FRAME_W]
-    background = (90 + 50 * xx / FRAME_W + 30 * yy / FRAME_H).astype(np.uint8)[..., None].repeat(3, axis=2)
-
-    def source(info, n_frames: int) -> list[np.ndarray]:
-        gen = rng(seed, "position", info.dataset, info.subject)
-        x0 = int(gen.integers(40, FRAME_W - FACE - 40))
-        y0 = int(gen.integers(40, FRAME_H - FACE - 40))
-        out = []
-        for face in faces(info, n_frames):
-            frame = background.copy()
-            frame[y0:y0 + FACE, x0:x0 + FACE] = face
-            out.append(frame)
-        return out
-
-    return source
+    return people_recordings(list(SUBJECTS), seed=seed)
 
 
-#: Four subjects of the proof fixture (two people, see tests/train/fixtures.py), one per part and a
-#: second CASME II one; one clip per class each.
+#: One clip per class of each subject.
 OFFICIAL_LIST = ("casme2,sub01,EP01_00f,0", "casme2,sub01,EP02_01f,1", "casme2,sub01,EP03_02f,2",
                  "casme2,sub02,EP01_00f,0", "casme2,sub02,EP02_01f,1", "casme2,sub02,EP03_02f,2",
                  "samm,6,006_1_1,0", "samm,6,006_2_1,1", "samm,6,006_3_1,2",

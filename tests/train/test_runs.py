@@ -40,6 +40,11 @@ def test_same_seed_same_predictions(proof_config, tmp_path):
     assert list(a.columns) == PRED_COLUMNS
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert set(a["selection"]) == {"last", "val_best", "test_best"}
+    # each fold's _best.pt holds exactly the reported val_best epoch (same tie rule)
+    val_best = a[a["selection"] == "val_best"].groupby("fold")["epoch"].first()
+    for fold, epoch in val_best.items():
+        best = torch.load(tmp_path / "a" / "checkpoints" / f"r0_f{fold}_best.pt", weights_only=True)
+        assert best["epoch"] == epoch
     # another seed gives other predictions
     raw["protocol"]["seed"] = 1
     run_experiment(config_from_dict(raw), tmp_path / "c", quiet=True)

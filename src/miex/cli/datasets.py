@@ -1,15 +1,17 @@
 """``miex datasets``: what the configured dataset copies hold.
 
 ``miex datasets check [--config FILE] [--no-decode] [--strict]``
-    One row per dataset (casme2, samm, smic, mmew, ckplus, oulu, and the megc2019 composite):
+    One row per dataset (casme2, samm, smic, mmew, ckplus, oulu, casme3, 4dme, and the megc2019
+    composite):
     root, found?, clips, 3-class samples, subjects, problems; then a short list of the problems
     (missing clips, bad annotation rows, unreadable frames, ...). Roots come from
     ``~/.config/miex/datasets.toml`` (``$MIEX_CONFIG``, ``$XDG_CONFIG_HOME``) section ``[roots]``,
     overridden by ``MIEX_<NAME>_ROOT``. Exit status 0; with ``--strict`` 1 when any dataset has
     problems or a configured root is missing.
 
-``miex datasets show NAME [--root DIR] [--config FILE] [-n N] [--native]``
-    Class counts and the first ``N`` samples of one dataset.
+``miex datasets show NAME [--root DIR] [--config FILE] [-n N] [--native | --scheme SCHEME]``
+    Class counts and the first ``N`` samples of one dataset (``--scheme``: a dataset's own label
+    scheme, e.g. CAS(ME)^3 ``4class``, ``7class`` or ``objective``).
 
 ``miex datasets crop NAME [--root DIR] [--method mie-x|meb] [--size 128] [--frames clip|pair|all]``
     Face crops of every clip into the crop cache (``$MIEX_CACHE_DIR/crops``): the MiE-X way (one
@@ -32,7 +34,7 @@ EXAMPLES_PER_KIND = 3
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "datasets",
-        help="check the configured real datasets (CASME II, SAMM, SMIC-HS, MMEW, CK+, Oulu-CASIA)",
+        help="check the configured real datasets (CASME II, SAMM, SMIC-HS, MMEW, CK+, Oulu-CASIA, CAS(ME)^3, 4DME)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -43,14 +45,16 @@ def register(subparsers: Any) -> None:
     check.add_argument("--strict", action="store_true", help="exit 1 when any dataset has problems")
     check.set_defaults(func=check_handler)
     show = sub.add_parser("show", help="class counts and the first samples of one dataset")
-    show.add_argument("name", help="casme2, samm, smic, mmew, ckplus, oulu, megc2019 or miex")
+    show.add_argument("name", help="casme2, samm, smic, mmew, ckplus, oulu, casme3, 4dme, megc2019 or miex")
     show.add_argument("--root", metavar="DIR", help="dataset root (default: the configured one)")
     show.add_argument("--config", metavar="FILE", help="datasets.toml to read instead of the default")
     show.add_argument("-n", type=int, default=10, metavar="N", help="samples to list (default 10)")
     show.add_argument("--native", action="store_true", help="native label scheme instead of 3-class")
+    show.add_argument("--scheme", metavar="SCHEME", default=None,
+                      help="a label scheme of the dataset (3class, native; casme3 also 4class, 7class, objective)")
     show.set_defaults(func=show_handler)
     crop = sub.add_parser("crop", help="face crops of every clip into the crop cache (MiE-X or MEB way)")
-    crop.add_argument("name", help="casme2, samm, smic, mmew, ckplus or oulu")
+    crop.add_argument("name", help="casme2, samm, smic, mmew, ckplus, oulu, casme3 or 4dme")
     crop.add_argument("--root", metavar="DIR", help="dataset root (default: the configured one)")
     crop.add_argument("--method", choices=["mie-x", "meb"], default="mie-x",
                       help="mie-x: one box from the onset frame; meb: eye alignment of the onset (default mie-x)")
@@ -137,7 +141,7 @@ def check_handler(args: argparse.Namespace) -> int:
             f"\nNo dataset root configured. Add a [roots] section to {config_path(args.config)}, e.g.\n"
             f'  [roots]\n  casme2 = "/data/CASME2"\nor set MIEX_CASME2_ROOT (MIEX_SAMM_ROOT, MIEX_SMIC_ROOT, ...).'
         )
-    bad = any(r["problems"] or r["found"] in ("missing", "error") for r in rows)
+    bad = any(_faults(r["problems"]) or r["found"] in ("missing", "error") for r in rows)
     return 1 if args.strict and bad else 0
 
 
@@ -150,7 +154,7 @@ def _blank_row(name: str, root: str, found: str, message: str = "") -> dict[str,
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     headers = ["dataset", "root", "found", "clips", "3class", "subjects", "problems"]
-    table = [[str(r[h]) if h != "problems" else str(len(r["problems"])) for h in headers] for r in rows]
+    table = [[str(r[h]) if h != "problems" else str(len(_faults(r["problems"]))) for h in headers] for r in rows]
     for r in table:
         if len(r[1]) > 48:
             r[1] = "..." + r[1][-45:]
@@ -161,9 +165,20 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
+def _faults(problems: list) -> list:
+    """The problems of a copy, without the documented quirks of the official data (notes)."""
+    return [p for p in problems if not p.note]
+
+
 def _print_problems(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         problems = row["problems"]
+        if not problems:
+            continue
+        for p in problems:
+            if p.note:
+                print(f"\n{row['dataset']}: note: {p.clip}: {p.kind}: {p.message}")
+        problems = _faults(problems)
         if not problems:
             continue
         kinds = Counter(p.kind for p in problems)
@@ -187,7 +202,7 @@ def show_handler(args: argparse.Namespace) -> int:
     from miex.datasets.config import get_root
 
     name = canonical_name(args.name)
-    scheme = "native" if args.native else "3class"
+    scheme = args.scheme or ("native" if args.native else "3class")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if name == "megc2019":

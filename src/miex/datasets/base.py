@@ -64,6 +64,9 @@ class Problem:
     clip: str
     kind: str
     message: str
+    #: True for a documented quirk of the official data (``KNOWN_QUIRKS``): reported as a note,
+    #: not a problem of the user's copy (``miex datasets check --strict`` passes).
+    note: bool = False
 
     def __str__(self) -> str:
         where = f"{self.dataset}/{self.clip}" if self.clip else self.dataset
@@ -262,6 +265,11 @@ class MiexDataset:
     THREE_CLASS_MAP: dict[str, int] = {}
     #: the native classes (lower case), in label order
     NATIVE_CLASSES: tuple[str, ...] = ()
+    #: (clip, problem kind) -> why this is a documented quirk of the official data, not a fault
+    KNOWN_QUIRKS: dict[tuple[str, str], str] = {}
+    #: further label schemes of this dataset: name -> class names in label order (CAS(ME)^3's
+    #: ``4class``/``7class``); :meth:`_scheme_index` gives a clip's index in each
+    EXTRA_SCHEMES: dict[str, tuple[str, ...]] = {}
 
     @property
     def frames_cropped(self) -> bool:
@@ -277,8 +285,9 @@ class MiexDataset:
         mode: str = "pair",
         transform: Callable[[dict], dict] | None = None,
     ) -> None:
-        if label_scheme not in LABEL_SCHEMES:
-            raise MiexError(f"label_scheme must be one of {', '.join(LABEL_SCHEMES)}, got {label_scheme!r}")
+        schemes = (*LABEL_SCHEMES, *self.EXTRA_SCHEMES)
+        if label_scheme not in schemes:
+            raise MiexError(f"{self.name}: label_scheme must be one of {', '.join(schemes)}, got {label_scheme!r}")
         if mode not in MODES:
             raise MiexError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.label_scheme = label_scheme
@@ -310,6 +319,10 @@ class MiexDataset:
         key = str(native_label).strip().lower()
         return self.NATIVE_CLASSES.index(key) if key in self.NATIVE_CLASSES else -1
 
+    def _scheme_index(self, scheme: str, record: dict[str, Any]) -> int:
+        """A clip's class index in one of :attr:`EXTRA_SCHEMES` (-1: outside it)."""
+        raise NotImplementedError
+
     # ----------------------------------------------------------------- helpers for subclasses
     def _resolve_root(self, root: str | Path | None) -> Path:
         from miex.datasets.config import get_root
@@ -320,7 +333,10 @@ class MiexDataset:
         return path
 
     def _problem(self, clip: str, kind: str, message: str) -> None:
-        self._problems.append(Problem(self.name, clip, kind, message))
+        quirk = self.KNOWN_QUIRKS.get((clip, kind))
+        if quirk:
+            message = f"{message} ({quirk})"
+        self._problems.append(Problem(self.name, clip, kind, message, note=bool(quirk)))
 
     def _subject(self, local: str) -> str:
         return make_subject(self.name, local)
@@ -485,15 +501,19 @@ class MiexDataset:
             df["cropped"] = bool(self.frames_cropped)
         df["label3"] = [self._label3(v) for v in df["native_label"]]
         df["native_index"] = [self._native_index(v) for v in df["native_label"]]
-        for col in ("onset", "apex", "offset", "label3", "native_index"):
+        extra = [f"label_{s}" for s in self.EXTRA_SCHEMES]
+        for scheme, col in zip(self.EXTRA_SCHEMES, extra):
+            df[col] = [self._scheme_index(scheme, rec) for rec in df.to_dict("records")]
+        for col in ("onset", "apex", "offset", "label3", "native_index", *extra):
             df[col] = df[col].astype("int64")
         return df.reset_index(drop=True)
 
     def _select(self, annotations: pd.DataFrame) -> pd.DataFrame:
-        column = "label3" if self.label_scheme == "3class" else "native_index"
+        column = {"3class": "label3", "native": "native_index"}.get(self.label_scheme, f"label_{self.label_scheme}")
         df = annotations[annotations[column] >= 0].copy()
         df["label"] = df[column].astype("int64")
-        extra = [c for c in df.columns if c not in SAMPLE_COLUMNS and c not in ("label3", "native_index")]
+        internal = {"label3", "native_index", *(f"label_{s}" for s in self.EXTRA_SCHEMES)}
+        extra = [c for c in df.columns if c not in SAMPLE_COLUMNS and c not in internal]
         return df[list(SAMPLE_COLUMNS) + extra].reset_index(drop=True)
 
     @staticmethod
@@ -505,6 +525,8 @@ class MiexDataset:
     @property
     def classes(self) -> tuple[str, ...]:
         """Class names of the current label scheme, in label order."""
+        if self.label_scheme in self.EXTRA_SCHEMES:
+            return self.EXTRA_SCHEMES[self.label_scheme]
         return THREE_CLASSES if self.label_scheme == "3class" else self.NATIVE_CLASSES
 
     @property

@@ -45,8 +45,8 @@ OpenFace CSVs the user already has (``openface_dir``)
 The built-in landmark estimator (:func:`miex.au.estimate.estimate_clip`, the default)
     Micro-expression datasets: only the frames from the onset to the offset (to the apex when
     an annotation puts the apex after the offset), with the onset frame as the neutral
-    reference. Macro-expression datasets (CK+, Oulu-CASIA, MMEW macro part): every frame, the
-    first one neutral. A clip whose onset/first frame has no face is skipped (no neutral
+    reference. Macro-expression datasets (CK+, Oulu-CASIA, the MMEW and CAS(ME)^3 macro parts):
+    every frame, the first one neutral. A clip whose onset/first frame has no face is skipped (no neutral
     reference, checked first); other frames without a face are left out of the table (the
     estimator names each on stderr).
 
@@ -87,16 +87,16 @@ from miex.subjects import require_qualified
 INDEX_COLUMNS: tuple[str, ...] = ("clip", "subject", "label", "dataset", "onset", "apex", "offset", "csv")
 OPENFACE_ORDERS: tuple[str, ...] = ("lexical", "numeric")
 POOL_KINDS: tuple[str, ...] = ("mie", "mae")
-#: Datasets whose clips are macro-expressions (MMEW only with ``part="macro"``).
+#: Datasets whose clips are macro-expressions (MMEW and CAS(ME)^3 only with ``part="macro"``).
 MACRO_DATASETS: frozenset[str] = frozenset({"ckplus", "oulu"})
 EXTRACT_VERSION = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
 def is_macro(dataset) -> bool:
-    """True for macro-expression datasets (CK+, Oulu-CASIA, MMEW's macro part)."""
+    """True for macro-expression datasets (CK+, Oulu-CASIA, the macro parts of MMEW and CAS(ME)^3)."""
     name = getattr(dataset, "name", str(dataset))
-    return name in MACRO_DATASETS or (name == "mmew" and getattr(dataset, "part", "micro") == "macro")
+    return name in MACRO_DATASETS or getattr(dataset, "part", "micro") == "macro"
 
 
 @dataclass(frozen=True)

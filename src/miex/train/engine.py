@@ -422,6 +422,7 @@ class Trainer:
         val_mask = (roles == "val") if roles is not None else None
         eval_labels = job.eval["label"].astype("int64").to_numpy() if job.eval is not None else np.zeros(0, int)
 
+        bar = self._epoch_bar(job, start, s.total_epochs)
         for epoch in range(start, s.total_epochs):
             factor = lr_factor(epoch, s.epochs, s.decay_epochs)
             for group in optimizer.param_groups:
@@ -452,11 +453,24 @@ class Trainer:
                         "model_config": getattr(unwrap(model), "miex_config", {}),
                     })
             self.dist.barrier()
+            if bar is not None:
+                bar.set_postfix(_bar_postfix(row, logits[-1] if logits else None, eval_labels, val_mask), refresh=False)
+                bar.update(1)
             for callback in self.callbacks:
                 callback(job, epoch + 1, row)
+        if bar is not None:
+            bar.close()
         n_classes = _num_classes(model)
         stacked = np.stack(logits) if logits else np.zeros((0, 0, n_classes), np.float32)
         return JobResult(job.name, stacked.astype(np.float32), history, s.total_epochs)
+
+    def _epoch_bar(self, job: Job, start: int, total: int):
+        """A tqdm bar over the job's epochs (rank 0, with ``progress``; None otherwise)."""
+        if not (self.progress and self.dist.is_main) or start >= total:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=start, desc=job.name, unit="epoch", leave=False, dynamic_ncols=True)
 
     def _train_epoch(self, net: nn.Module, optimizer, ds: SampleDataset, job: Job, epoch: int,
                      device: torch.device) -> dict:
@@ -529,6 +543,14 @@ def predict(net: nn.Module, ds: SampleDataset, batch_size: int, device: torch.de
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             out.append(net(x.to(device)).float().cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
+
+
+def _bar_postfix(row: dict, logits: np.ndarray | None, labels: np.ndarray, val_mask: np.ndarray | None) -> dict:
+    """Training loss, and the validation UF1 when the job has validation rows."""
+    out = {"loss": f"{row['loss']:.3f}"}
+    if logits is not None and val_mask is not None and val_mask.any():
+        out["val_uf1"] = f"{scores(labels[val_mask], logits[val_mask].argmax(1))['uf1']:.3f}"
+    return out
 
 
 def _keys(rows: pd.DataFrame | None) -> list[str]:

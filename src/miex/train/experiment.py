@@ -12,12 +12,19 @@ A config has these sections (every key but ``data.dataset`` and ``model.name`` h
                                  # optional; else ~/.config/miex/datasets.toml / MIEX_<NAME>_ROOT
     options = {}                 # keyword options of the dataset class (e.g. smic_apex, list_path)
     extra_train = []             # real datasets added to every fold's training data, e.g. ["ckplus"]
+    train_datasets = []          # cv = "cross_dataset": the training sets (the test set is `dataset`)
     synthetic = ""               # a `miex synth` folder (modes direct and pretrain_finetune)
     label_scheme = "3class"
     flow_method = "tvl1"         # flow models: tvl1 | farneback | dis
     flow_normalize = "minmax"
     feature_cache = ""           # default $MIEX_CACHE_DIR/features or ~/.cache/miex/features
     preload = false              # decode every frame once and keep it in memory
+    crop = "auto"                # face crop (miex.preprocess): auto | meb | mie-x | none; auto crops raw
+                                 # recordings the meb way and leaves pre-cropped sets (CASME II
+                                 # Cropped/, miex synth folders) as they are
+    crop_size = 0                # crop side in px; 0: the model's load size, at least 128
+    crop_cache = ""              # default $MIEX_CACHE_DIR/crops or ~/.cache/miex/crops
+    allow_partial = false        # run although configured clips are missing (the report says so)
     [data.augment]               # design.md: resize 256, rotate 10, jitter 0.2, crop 224 (scaled)
     enabled = true
     rotate = 10.0
@@ -34,11 +41,14 @@ A config has these sections (every key but ``data.dataset`` and ``model.name`` h
 
     [protocol]
     mode = "real"                # real | direct | pretrain_finetune
-    cv = "kfold"                 # loso | kfold
+    cv = "kfold"                 # loso | kfold | cross_dataset
     k = 5
     seed = 0
     repeats = 3
-    val_fraction = 0.1           # of the training subjects, for the val-selected epoch; 0 disables
+    val_fraction = 0.0           # > 0: a validation carve-out of the training subjects (for the
+                                 # val-selected epoch); every selection then trains on the rest.
+                                 # 0 (default, the published protocols): folds train on all
+                                 # their training subjects
 
     [train]                      # the stage on real data (real, fine-tuning) or MiE-X (direct)
     schedule = "real"            # real: 80 constant epochs; synthetic: 10 constant + 10 linear decay
@@ -95,12 +105,17 @@ DATA_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "roots": ((dict,), {}),
     "options": ((dict,), {}),
     "extra_train": ((list,), []),
+    "train_datasets": ((list,), []),
     "synthetic": ((str,), ""),
     "label_scheme": ((str,), "3class"),
     "flow_method": ((str,), "tvl1"),
     "flow_normalize": ((str,), "minmax"),
     "feature_cache": ((str,), ""),
     "preload": ((bool,), False),
+    "crop": ((str,), "auto"),
+    "crop_size": ((int,), 0),
+    "crop_cache": ((str,), ""),
+    "allow_partial": ((bool,), False),
     "augment": ((dict,), {}),
 }
 AUGMENT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
@@ -116,7 +131,7 @@ PROTOCOL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "k": ((int,), 5),
     "seed": ((int,), 0),
     "repeats": ((int,), 3),
-    "val_fraction": (_NUM, 0.1),
+    "val_fraction": (_NUM, 0.0),
 }
 TRAIN_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "schedule": ((str,), None),
@@ -141,7 +156,7 @@ SECTIONS = ("experiment", "data", "model", "protocol", "train", "pretrain", "swe
 #: Keys that change how a run executes, not its results (a resumed run may change them).
 RUNTIME_KEYS = {
     "experiment": {"name", "description"},
-    "data": {"feature_cache", "preload"},
+    "data": {"feature_cache", "preload", "crop_cache"},
     "train": {"workers", "threads", "device", "eval_batch_size", "keep_checkpoints", "checkpoint_every",
               "parallel_folds"},
     "pretrain": {"workers", "threads", "device", "eval_batch_size", "keep_checkpoints", "checkpoint_every",
@@ -315,7 +330,9 @@ def _train_section(raw: dict, name: str, source: str, mode: str, inherit: dict |
         for key in TRAIN_KEYS:
             if key not in given and key not in ("schedule", "epochs", "decay_epochs"):
                 sec[key] = inherit[key]
-    default_schedule = "synthetic" if (name == "pretrain" or mode == "direct") else "real"
+    from miex.train.modes import get_mode
+
+    default_schedule = "synthetic" if name == "pretrain" else get_mode(mode).default_schedule
     schedule = sec["schedule"] or default_schedule
     if schedule not in SCHEDULES:
         raise MiexError(f"{source}: [{name}] schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
@@ -340,7 +357,8 @@ def _train_section(raw: dict, name: str, source: str, mode: str, inherit: dict |
 
 def validate(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
     """Check every section and key; fill defaults. Raises MiexError naming ``source`` and the key."""
-    from miex.train.protocols import CV_KINDS, MODES
+    from miex.train.modes import MODES
+    from miex.train.protocols import CV_KINDS
 
     if not isinstance(raw, dict):
         raise MiexError(f"{source}: a config is a TOML table")
@@ -364,6 +382,15 @@ def validate(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
         raise MiexError(f"{source}: [protocol] repeats must be >= 1, got {protocol['repeats']}")
     if not 0.0 <= protocol["val_fraction"] < 1.0:
         raise MiexError(f"{source}: [protocol] val_fraction must be in [0, 1), got {protocol['val_fraction']}")
+    if protocol["cv"] == "cross_dataset":
+        if not data["train_datasets"]:
+            raise MiexError(f"{source}: [protocol] cv = \"cross_dataset\" needs [data] train_datasets = [\"<name>\", ...] "
+                            "(the test set is [data] dataset)")
+        if data["dataset"] in data["train_datasets"]:
+            raise MiexError(f"{source}: [data] train_datasets must not include the test set {data['dataset']!r}")
+    elif data["train_datasets"]:
+        raise MiexError(f"{source}: [data] train_datasets applies to [protocol] cv = \"cross_dataset\" only "
+                        "(use extra_train to add training data to every fold)")
     out["protocol"] = protocol
     mode = protocol["mode"]
     if mode in ("direct", "pretrain_finetune") and not data["synthetic"]:
@@ -385,16 +412,27 @@ def _validate_data(data: dict[str, Any], source: str) -> None:
     try:
         data["dataset"] = canonical_name(data["dataset"])
         data["extra_train"] = [canonical_name(str(n)) for n in data["extra_train"]]
+        data["train_datasets"] = [canonical_name(str(n)) for n in data["train_datasets"]]
     except MiexError as exc:
         raise MiexError(f"{source}: [data] {exc}") from None
     if data["dataset"] == "miex":
         raise MiexError(f"{source}: [data] dataset is the real evaluation dataset; put MiE-X sets in [data] synthetic")
-    if data["label_scheme"] not in ("3class", "native"):
-        raise MiexError(f"{source}: [data] label_scheme must be 3class or native, got {data['label_scheme']!r}")
+    from miex.datasets import DATASETS
+    from miex.datasets.base import LABEL_SCHEMES
+
+    schemes = dict.fromkeys([*LABEL_SCHEMES, *(s for cls in DATASETS.values() for s in cls.EXTRA_SCHEMES)])
+    if data["label_scheme"] not in schemes:
+        raise MiexError(f"{source}: [data] label_scheme must be one of {', '.join(schemes)}, got {data['label_scheme']!r}")
     from miex.features import METHODS
 
     if data["flow_method"] not in METHODS:
         raise MiexError(f"{source}: [data] flow_method must be one of {', '.join(METHODS)}, got {data['flow_method']!r}")
+    from miex.preprocess import CROP_CHOICES
+
+    if data["crop"] not in CROP_CHOICES:
+        raise MiexError(f"{source}: [data] crop must be one of {', '.join(CROP_CHOICES)}, got {data['crop']!r}")
+    if data["crop_size"] != 0 and data["crop_size"] < 8:
+        raise MiexError(f"{source}: [data] crop_size must be 0 (the model's input size) or >= 8, got {data['crop_size']}")
     if data["flow_normalize"] not in ("minmax", "none"):
         raise MiexError(f"{source}: [data] flow_normalize must be minmax or none, got {data['flow_normalize']!r}")
     for key, value in data["roots"].items():
@@ -436,7 +474,34 @@ def _validate_model(given: Any, source: str) -> dict[str, Any]:
         if key in ("num_classes", "pretrained_backbone") or key not in options:
             known = [k for k in options if k not in ("num_classes", "pretrained_backbone")]
             raise MiexError(f"{source}: unknown key [model] {key} for model {model['name']!r}; options: {', '.join(known)}")
+        model[key] = _check_option(model[key], options[key], f"{source}: [model] {key}")
     return model
+
+
+def _check_option(value: Any, default: Any, where: str) -> Any:
+    """A model option checked against the type of its default (before any run folder exists):
+    ``image_size = "224"`` is refused here, not deep inside the first fold."""
+    if default is None or default is inspect_empty():
+        return value
+    if isinstance(default, bool):
+        return _check(value, (bool,), where)
+    if isinstance(default, int):
+        return _check(value, (int,), where)
+    if isinstance(default, float):
+        return _check(value, _NUM, where)
+    if isinstance(default, str):
+        return _check(value, (str,), where)
+    if isinstance(default, (tuple, list)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            raise MiexError(f"{where} must be a list of {len(default)} values like {list(default)}, got {value!r}")
+        return type(default)(_check_option(v, d, f"{where}[{i}]") for i, (v, d) in enumerate(zip(value, default)))
+    return value
+
+
+def inspect_empty() -> Any:
+    import inspect
+
+    return inspect.Parameter.empty
 
 
 def _validate_sweep(sweep: Any, raw: dict, source: str) -> dict[str, list]:
@@ -553,12 +618,14 @@ def dry_run(config: ExperimentConfig) -> pd.DataFrame:
     ``synthetic_excluded`` (rows removed because their AUs came from this fold's test or
     validation subjects) and ``pretrain`` (shared | per_fold | "").
     Loads the datasets' annotations (no frames are decoded)."""
-    from miex.train.runner import build_plan
+    from miex.train.plan import build_plan
 
-    tables = []
+    tables, notes = [], []
     for name, cfg in expand_sweep(config):
-        plan = build_plan(cfg)
+        plan = build_plan(cfg, preprocess=False, log=notes.append)
         table = plan.fold_table()
         table.insert(0, "run", name)
         tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs["notes"] = notes
+    return out
