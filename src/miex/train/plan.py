@@ -29,6 +29,7 @@ from miex.errors import MiexError
 from miex.preprocess import CropPlan, FrameReader, missing_frames
 from miex.preprocess.crop import MIN_CROP_SIZE
 from miex.train.experiment import ExperimentConfig
+from miex.train.modes import get_mode
 from miex.train.protocols import Fold, check_no_leakage, exclude_provenance, make_folds, provenance_subjects
 
 #: Problems that mean a configured dataset is not all there.
@@ -83,8 +84,6 @@ class Plan:
 
     def check(self, fold: Fold) -> tuple[pd.DataFrame, int]:
         """Assert no leakage for ``fold``; returns its synthetic rows and exclusion count."""
-        from miex.train.modes import get_mode
-
         synth, excluded = self.synthetic_rows(fold)
         tables = [self.real_train_rows(fold)] if get_mode(self.mode).uses_real_training else []
         if len(synth):
@@ -93,8 +92,6 @@ class Plan:
         return synth, excluded
 
     def fold_table(self) -> pd.DataFrame:
-        from miex.train.modes import get_mode
-
         mode = get_mode(self.mode)
         rows = []
         for fold in self.folds:
@@ -211,8 +208,6 @@ def build_plan(config: ExperimentConfig, *, preprocess: bool = True, log: Log = 
                progress: bool = False) -> Plan:
     """Load the datasets of ``config`` (annotations only), prepare their crops (unless
     ``preprocess`` is false: a dry run) and make the folds."""
-    from miex.train.modes import get_mode
-
     data, proto = config.data, config.protocol
     mode = get_mode(config.mode)
     roots = {k: str(Path(v).expanduser()) for k, v in data["roots"].items()}
