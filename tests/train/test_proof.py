@@ -47,7 +47,7 @@ def test_ststnet_loso(proof_config, tmp_path, capsys):
     """Default data settings on 640x480 recordings: the face is cropped before the flow, so the
     micro-movement survives the 28x28 input, and each test subject is a person never seen in
     training."""
-    raw = proof_config(STSTNET, protocol={"cv": "loso"}, train={"epochs": 15})
+    raw = proof_config(STSTNET, data={"flow_method": "tvl1"}, protocol={"cv": "loso"}, train={"epochs": 15})
     uf1, uar, pred = _run(raw, tmp_path / "run", "STSTNet, real data, LOSO (8 folds)", capsys)
     assert pred["fold"].nunique() == 8
     assert uf1 > 0.85 and uar > 0.85, "STSTNet on face crops of unseen people should be near-perfect"

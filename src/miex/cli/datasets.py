@@ -13,7 +13,7 @@
     Class counts and the first ``N`` samples of one dataset (``--scheme``: a dataset's own label
     scheme, e.g. CAS(ME)^3 ``4class``, ``7class`` or ``objective``).
 
-``miex datasets crop NAME [--root DIR] [--method mie-x|meb] [--size 128] [--frames clip|pair|all]``
+``miex datasets crop NAME [--root DIR] [--method meb|mie-x] [--size 128] [--frames clip|pair|all]``
     Face crops of every clip into the crop cache (``$MIEX_CACHE_DIR/crops``): the MiE-X way (one
     detector box from the onset frame, applied to every frame) or the MEB way (eye alignment of
     the onset, the same similarity applied to every frame). A second run reads the cache.
@@ -56,8 +56,9 @@ def register(subparsers: Any) -> None:
     crop = sub.add_parser("crop", help="face crops of every clip into the crop cache (MiE-X or MEB way)")
     crop.add_argument("name", help="casme2, samm, smic, mmew, ckplus, oulu, casme3 or 4dme")
     crop.add_argument("--root", metavar="DIR", help="dataset root (default: the configured one)")
-    crop.add_argument("--method", choices=["mie-x", "meb"], default="mie-x",
-                      help="mie-x: one box from the onset frame; meb: eye alignment of the onset (default mie-x)")
+    crop.add_argument("--method", choices=["meb", "mie-x"], default="meb",
+                      help="meb: eye alignment of the onset, as miex train's default crop; mie-x: one box from "
+                           "the onset frame (default meb)")
     crop.add_argument("--size", type=int, default=128, help="crop size in pixels (default 128)")
     crop.add_argument("--frames", choices=["clip", "pair", "all"], default="clip",
                       help="onset..offset (clip), onset+apex (pair) or every frame (all)")

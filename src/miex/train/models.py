@@ -48,11 +48,16 @@ def model_factory(config: ExperimentConfig, num_classes: int) -> Callable[[int],
 
 def load_model_weights(model: Any, path: str) -> None:
     """Load a miex checkpoint (``{"model": state_dict, ...}``) or a plain state_dict, strictly."""
-    from miex.train.engine import load_checkpoint
+    import torch
 
-    state = load_checkpoint(Path(path))
-    if state is None:
+    file = Path(path)
+    if not file.is_file():
         raise MiexError(f"{path}: [model] init_weights: file not found")
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged or foreign files
+        raise MiexError(f"{path}: [model] init_weights: not a readable PyTorch checkpoint "
+                        f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]})") from None
     weights = state.get("model", state) if isinstance(state, dict) else state
     if not isinstance(weights, dict):
         raise MiexError(f"{path}: [model] init_weights: not a checkpoint or state_dict")
@@ -61,3 +66,15 @@ def load_model_weights(model: Any, path: str) -> None:
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise MiexError(f"{path}: [model] init_weights do not fit model {model.miex_config['name']!r}: {first}") from None
+
+
+def check_init_weights(config: ExperimentConfig, num_classes: int) -> None:
+    """Load ``[model] init_weights`` (when set) into a fresh model: a missing, corrupt or
+    mismatched file (other keys or shapes) is one MiexError naming it, before anything runs.
+    ``miex train --dry-run`` and every run call it."""
+    if config.model.get("init_weights"):
+        options = {k: v for k, v in model_kwargs(config).items() if k != "pretrained_backbone"}
+        from miex.models import create
+
+        model = create(config.model["name"], num_classes=num_classes, seed=0, **options)
+        load_model_weights(model, str(Path(config.model["init_weights"]).expanduser()))

@@ -7,6 +7,7 @@
   the samples per part, so that nobody mistakes a partial run for a full one;
 - reports every other problem of the copies in one line per kind, and warns once per clip whose
   annotated onset or apex frame is not on disk (a nearest frame stands in for it);
+- loads ``[model] init_weights`` into the model (a bad file stops the run here);
 - chooses the face crop of every row (``[data] crop``, :mod:`miex.preprocess`) and, unless this
   is a dry run, makes sure the crops are in the crop cache; a clip whose onset frame has no face
   is left out with one line naming the frame;
@@ -29,6 +30,8 @@ from miex.errors import MiexError
 from miex.preprocess import CropPlan, FrameReader, missing_frames
 from miex.preprocess.crop import MIN_CROP_SIZE
 from miex.train.experiment import ExperimentConfig
+from miex.train.models import check_init_weights
+from miex.train.modes import get_mode
 from miex.train.protocols import Fold, check_no_leakage, exclude_provenance, make_folds, provenance_subjects
 
 #: Problems that mean a configured dataset is not all there.
@@ -83,8 +86,6 @@ class Plan:
 
     def check(self, fold: Fold) -> tuple[pd.DataFrame, int]:
         """Assert no leakage for ``fold``; returns its synthetic rows and exclusion count."""
-        from miex.train.modes import get_mode
-
         synth, excluded = self.synthetic_rows(fold)
         tables = [self.real_train_rows(fold)] if get_mode(self.mode).uses_real_training else []
         if len(synth):
@@ -93,8 +94,6 @@ class Plan:
         return synth, excluded
 
     def fold_table(self) -> pd.DataFrame:
-        from miex.train.modes import get_mode
-
         mode = get_mode(self.mode)
         rows = []
         for fold in self.folds:
@@ -211,14 +210,13 @@ def build_plan(config: ExperimentConfig, *, preprocess: bool = True, log: Log = 
                progress: bool = False) -> Plan:
     """Load the datasets of ``config`` (annotations only), prepare their crops (unless
     ``preprocess`` is false: a dry run) and make the folds."""
-    from miex.train.modes import get_mode
-
     data, proto = config.data, config.protocol
     mode = get_mode(config.mode)
     roots = {k: str(Path(v).expanduser()) for k, v in data["roots"].items()}
     partial = bool(data["allow_partial"])
     samples, num_classes = load_samples(data["dataset"], roots, data["options"], data["label_scheme"],
                                         allow_partial=partial, log=log)
+    check_init_weights(config, num_classes)  # a bad [model] init_weights file stops here, before any crop
     missing_clips = samples.attrs.get("missing_clips", 0)
     cross = None
     if proto["cv"] == "cross_dataset":
