@@ -38,7 +38,8 @@ def _regions(sample: Mapping, spec: Any, method: str, normalize: str) -> np.ndar
     maps = flow_features(onset, apex, size=map_size, method=method, channels=spec.channel_names, normalize=normalize)
     marks, _ = face_landmarks(np.asarray(apex))
     h, w = np.asarray(apex).shape[:2]
-    centres = np.array([region_point(marks, r) for r in spec.option("regions")]) * np.array([map_size / w, map_size / h])
+    points = np.array([region_point(marks, r) for r in spec.option("regions")])
+    centres = points * np.array([map_size / w, map_size / h])  # frame pixels -> map pixels
     return flow_patches(maps, centres, int(spec.size))
 
 

@@ -89,7 +89,8 @@ def lbp_top(
     rows, cols = (int(b) for b in blocks)
     t, h, w = vol.shape
     if t < 2 * np.ceil(rt) + 1 or h < rows * (2 * np.ceil(ry) + 1) or w < cols * (2 * np.ceil(rx) + 1):
-        raise MiexError(f"a {t}x{h}x{w} clip is too small for LBP-TOP with radii {tuple(radii)} and {rows}x{cols} blocks")
+        raise MiexError(f"a {t}x{h}x{w} clip is too small for LBP-TOP with radii {tuple(radii)} "
+                        f"and {rows}x{cols} blocks")
     hists = []
     for plane in ("xy", "xt", "yt"):
         codes = plane_codes(vol, plane, (rx, ry, rt))

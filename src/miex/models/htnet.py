@@ -162,6 +162,7 @@ class HTNet(MiexModel):
         img = self.mosaic(x)
         b, c, h, w = img.shape
         p = self.patch
-        patches = img.reshape(b, c, h // p, p, w // p, p).permute(0, 3, 5, 1, 2, 4).reshape(b, p * p * c, h // p, w // p)
+        patches = img.reshape(b, c, h // p, p, w // p, p).permute(0, 3, 5, 1, 2, 4)
+        patches = patches.reshape(b, p * p * c, h // p, w // p)  # (p1 p2 c) per patch, as HTNet's code
         y = self.norm(self.levels(self.embed(patches)))
         return self.fc(y.mean(dim=(2, 3)))
