@@ -1,0 +1,377 @@
+"""Pose-robust AU estimation: a 3D blendshape fit of a whole clip's 68 landmarks.
+
+Model (weak perspective, one camera per frame), for frame t and landmark i::
+
+    l_ti = s_t * R_t[:2] @ (T_i + sum_k beta_k I_ki + sum_j z_tj E_ji) + tau_t
+
+* ``T`` ICT-FaceKit's neutral mesh, ``I`` its identity PCA modes (one identity ``beta`` per
+  clip, prior N(0, 1) per mode), ``E`` the 17 AU rows in 3D (:mod:`miex.au.model3d`; their
+  x, y are the generator's rows, so the fit reads back what the warp renders);
+* ``R_t, s_t, tau_t`` rotation, scale and image translation of frame t;
+* ``z_t >= 0`` the AU intensities.
+
+The fit alternates (block coordinate descent, :data:`ITERATIONS` rounds):
+
+1. pose: Gauss-Newton steps on (rotation vector, scale, translation) per frame, all frames
+   at once (weighted normal equations of 6 unknowns per frame);
+2. AUs: non-negative least squares per frame with a ridge penalty (:data:`RIDGE`) and a
+   temporal penalty pulling ``z_t`` towards the mean of its neighbours' current estimates
+   (:data:`SMOOTH`);
+3. identity: ridge-regularised least squares over (up to :data:`IDENTITY_FRAMES`) frames.
+
+Residuals are measured in IOD (divided by ``s_t``) and reweighted each round with Huber
+weights (:data:`HUBER`), so a landmark that dlib misplaces stops pulling the fit (IRLS).
+dlib's jaw contour (0-16) counts :data:`JAW_WEIGHT`: it is a silhouette, not fixed skin points,
+and slides along the face under yaw.
+
+``reference`` selects the intensity the fit reports:
+
+* ``"absolute"``: z against ICT's neutral face with the clip's fitted identity; needs no
+  neutral frame (like OpenFace's intensities);
+* an int ``r``: relative to frame ``r`` (the onset of a micro-expression clip): frame r's
+  whole fitted shape (identity + its expression) becomes the neutral and z >= 0 is solved
+  on top of it; row r is zero.
+
+Per frame the fit reports ``rms`` (robust residual, IOD), ``confidence`` in [0, 1] and
+``success``. Reference: the weak-perspective blendshape tracking of e.g. Cao et al.,
+"FaceWarehouse" (TVCG 2014) and Garrido et al. (ToG 2016), reduced to 68 sparse landmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from miex.au.basis import similarity
+from miex.au.model3d import FaceModel3D, load_face_model
+from miex.au.space import N_AUS
+from miex.errors import MiexError
+
+#: Alternation rounds (pose, AUs, identity).
+ITERATIONS = 8
+#: Gauss-Newton pose steps per round.
+POSE_STEPS = 2
+#: Ridge on z (IOD^2 per unit z^2): an AU at intensity z costs sqrt(RIDGE) * z IOD of misfit.
+RIDGE = 0.002
+#: L1 penalty on z (IOD^2 per unit z; z >= 0, so it is linear): favours few active AUs. It
+#: enters the bounded least squares through the ridge rows (rho z^2 + 2 c z = (sqrt(rho) z + c / sqrt(rho))^2 + const).
+SPARSITY = 0.0005
+#: Temporal penalty (IOD^2 per unit z^2) towards the mean of the neighbouring frames' z.
+SMOOTH = 0.002
+#: Identity prior (IOD^2 per standard deviation^2), against the mean data term of the frames.
+IDENTITY_PRIOR = 0.002
+#: Frames (evenly spread) used for the identity solve.
+IDENTITY_FRAMES = 48
+#: Huber threshold on a landmark's residual (IOD).
+HUBER = 0.03
+#: Weight of the jaw contour landmarks 0-16.
+JAW_WEIGHT = 0.3
+#: Residual RMS (IOD) at which the confidence is exp(-1) = 0.37; 0.035 IOD RMS gives 0.8.
+CONFIDENCE_SCALE = 0.074
+#: Frames whose robust residual RMS exceeds this (IOD) are reported as failed (success 0).
+MAX_RMS = 0.12
+#: Rounds of the relative solve (reference frame's shape as the neutral).
+RELATIVE_ITERATIONS = 3
+#: Damping of the rotation update (IOD^2 per rad^2) in the joint step.
+POSE_DAMPING = 1e-4
+#: Largest intensity the solver may use (outputs are clipped to [0, 1]).
+Z_MAX = 1.5
+
+_BASE_WEIGHTS = np.ones(68)
+_BASE_WEIGHTS[0:17] = JAW_WEIGHT
+
+
+@dataclass
+class ClipFit:
+    """Result of :func:`fit_clip` for T frames."""
+
+    z: np.ndarray  # (T, 17) in [0, 1]
+    z_absolute: np.ndarray  # (T, 17) absolute intensities (before any reference)
+    beta: np.ndarray  # (K,) identity
+    rotation: np.ndarray  # (T, 3, 3)
+    scale: np.ndarray  # (T,) pixels per IOD
+    translation: np.ndarray  # (T, 2) pixels
+    rms: np.ndarray  # (T,) robust residual RMS (IOD)
+    confidence: np.ndarray  # (T,) in [0, 1]
+    success: np.ndarray  # (T,) bool
+    reference: str | int
+
+    def angles(self) -> np.ndarray:
+        """(T, 3) head pose (pitch, yaw, roll) in degrees, ``R = Rz(roll) Ry(yaw) Rx(pitch)``."""
+        r = self.rotation
+        yaw = np.degrees(np.arcsin(np.clip(-r[:, 2, 0], -1.0, 1.0)))
+        pitch = np.degrees(np.arctan2(r[:, 2, 1], r[:, 2, 2]))
+        roll = np.degrees(np.arctan2(r[:, 1, 0], r[:, 0, 0]))
+        return np.stack([pitch, yaw, roll], 1)
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def rotvec_to_matrix(w: np.ndarray) -> np.ndarray:
+    """Rodrigues: (n, 3) rotation vectors -> (n, 3, 3) matrices."""
+    w = np.asarray(w, dtype=np.float64)
+    theta = np.linalg.norm(w, axis=1)
+    k = np.where(theta[:, None] > 1e-12, w / np.maximum(theta, 1e-12)[:, None], 0.0)
+    kx = np.zeros((len(w), 3, 3))
+    kx[:, 0, 1], kx[:, 0, 2] = -k[:, 2], k[:, 1]
+    kx[:, 1, 0], kx[:, 1, 2] = k[:, 2], -k[:, 0]
+    kx[:, 2, 0], kx[:, 2, 1] = -k[:, 1], k[:, 0]
+    s, c = np.sin(theta)[:, None, None], np.cos(theta)[:, None, None]
+    return np.eye(3)[None] + s * kx + (1 - c) * (kx @ kx)
+
+
+def euler_to_matrix(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """``Rz(roll) Ry(yaw) Rx(pitch)`` (degrees) in the template frame (x right, y down, z away)."""
+    a, b, c = np.radians([pitch, yaw, roll])
+    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def project(shape: np.ndarray, rotation: np.ndarray, scale: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """(T, N, 2) image points of shapes (T, N, 3) under weak-perspective cameras."""
+    rotated = np.einsum("tij,tnj->tni", rotation, shape)
+    return scale[:, None, None] * rotated[..., :2] + translation[:, None, :]
+
+
+# --------------------------------------------------------------------------- fit
+
+
+class _State:
+    """Unknowns and weights of a clip fit."""
+
+    def __init__(self, model: FaceModel3D, landmarks: np.ndarray) -> None:
+        n = len(landmarks)
+        self.model = model
+        self.obs = landmarks
+        self.beta = np.zeros(model.n_identity)
+        self.z = np.zeros((n, N_AUS))
+        self.base = np.broadcast_to(model.template, (n, 68, 3)).copy()  # neutral shape per frame
+        self.rotation = np.zeros((n, 3, 3))
+        self.scale = np.zeros(n)
+        self.translation = np.zeros((n, 2))
+        for t in range(n):
+            sim = similarity(model.template[:, :2], landmarks[t], _BASE_WEIGHTS)
+            s = float(np.hypot(*sim[:, 0]))
+            c, si = sim[0, 0] / s, sim[1, 0] / s
+            self.rotation[t] = [[c, -si, 0.0], [si, c, 0.0], [0.0, 0.0, 1.0]]
+            self.scale[t] = s
+            self.translation[t] = sim[:, 2]
+        self.weights = np.broadcast_to(_BASE_WEIGHTS, (n, 68)).copy()
+
+    def shapes(self) -> np.ndarray:
+        return self.base + np.einsum("tj,jnc->tnc", self.z, self.model.expressions)
+
+    def residual(self) -> np.ndarray:
+        """(T, 68, 2) residuals in IOD."""
+        pred = project(self.shapes(), self.rotation, self.scale, self.translation)
+        return (pred - self.obs) / self.scale[:, None, None]
+
+
+def _pose_step(st: _State) -> None:
+    shapes = st.shapes()
+    y = np.einsum("tij,tnj->tni", st.rotation, shapes)  # rotated (T, 68, 3)
+    s = st.scale[:, None]
+    pred = s[..., None] * y[..., :2] + st.translation[:, None, :]
+    r = pred - st.obs  # (T, 68, 2) pixels
+    n = len(st.obs)
+    jac = np.zeros((n, 68, 2, 6))
+    jac[:, :, 0, 1], jac[:, :, 0, 2] = s * y[..., 2], -s * y[..., 1]
+    jac[:, :, 1, 0], jac[:, :, 1, 2] = -s * y[..., 2], s * y[..., 0]
+    jac[:, :, 0, 3], jac[:, :, 1, 3] = y[..., 0], y[..., 1]
+    jac[:, :, 0, 4], jac[:, :, 1, 5] = 1.0, 1.0
+    w = np.repeat(st.weights[:, :, None], 2, axis=2).reshape(n, -1)
+    j = jac.reshape(n, -1, 6)
+    h = np.einsum("tki,tk,tkj->tij", j, w, j)
+    g = np.einsum("tki,tk,tk->ti", j, w, r.reshape(n, -1))
+    h += 1e-9 * (st.scale**2)[:, None, None] * np.eye(6)[None]
+    delta = -np.linalg.solve(h, g[..., None])[..., 0]
+    delta[:, :3] = np.clip(delta[:, :3], -0.3, 0.3)
+    st.rotation = rotvec_to_matrix(delta[:, :3]) @ st.rotation
+    st.scale = np.maximum(st.scale + delta[:, 3], 1e-6)
+    st.translation = st.translation + delta[:, 4:]
+
+
+def _joint_step(st: _State, smooth: float, frozen: np.ndarray | None = None) -> None:
+    """One Gauss-Newton step on pose and AUs together per frame, with 0 <= z <= Z_MAX
+    (bounded linear least squares; separate pose and AU steps converge slowly because pitch
+    and the brow/mouth rows, or yaw and asymmetric motion, are correlated)."""
+    from scipy.optimize import lsq_linear
+
+    shapes = st.shapes()
+    y = np.einsum("tij,tnj->tni", st.rotation, shapes)
+    n = len(st.obs)
+    r = (st.scale[:, None, None] * y[..., :2] + st.translation[:, None, :] - st.obs) / st.scale[:, None, None]
+    jp = np.zeros((n, 68, 2, 6))  # pose Jacobian in IOD (pixels / s)
+    jp[:, :, 0, 1], jp[:, :, 0, 2] = y[..., 2], -y[..., 1]
+    jp[:, :, 1, 0], jp[:, :, 1, 2] = -y[..., 2], y[..., 0]
+    jp[:, :, 0, 3], jp[:, :, 1, 3] = y[..., 0], y[..., 1]
+    jp[:, :, 0, 4] = jp[:, :, 1, 5] = 1.0 / st.scale[:, None]
+    jz = _expression_design(st, st.model.expressions)  # (T, 136, 17) in IOD
+    prior = _neighbour_mean(st.z)
+    lo = np.r_[np.full(6, -np.inf), np.zeros(N_AUS)]
+    hi = np.r_[np.full(6, np.inf), np.full(N_AUS, Z_MAX)]
+    eye = np.eye(N_AUS)
+    damp = np.sqrt(POSE_DAMPING) * np.diag([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    for t in range(n):
+        sw = np.sqrt(np.repeat(st.weights[t], 2))
+        jac = np.hstack([jp[t].reshape(-1, 6), jz[t]]) * sw[:, None]
+        z0 = st.z[t]
+        rows = [jac, np.hstack([np.zeros((N_AUS, 6)), np.sqrt(RIDGE) * eye]), np.hstack([damp, np.zeros((6, N_AUS))])]
+        rhs = [-r[t].reshape(-1) * sw, -np.sqrt(RIDGE) * z0 - SPARSITY / np.sqrt(RIDGE), np.zeros(6)]
+        if smooth > 0:
+            rows.append(np.hstack([np.zeros((N_AUS, 6)), np.sqrt(smooth) * eye]))
+            rhs.append(np.sqrt(smooth) * (prior[t] - z0))
+        fixed = frozen is not None and frozen[t]
+        a, b = np.vstack(rows), np.concatenate(rhs)
+        if fixed:
+            a, b = a[:, :6], b
+            sol = np.linalg.lstsq(a, b, rcond=None)[0]
+            delta = np.r_[sol, np.zeros(N_AUS)]
+        else:
+            delta = lsq_linear(a, b, bounds=(lo - np.r_[np.zeros(6), z0], hi - np.r_[np.zeros(6), z0]), method="bvls").x
+        w = np.clip(delta[:3], -0.3, 0.3)
+        st.rotation[t] = rotvec_to_matrix(w[None])[0] @ st.rotation[t]
+        st.scale[t] = max(st.scale[t] * (1.0 + delta[3]), 1e-6)
+        st.translation[t] = st.translation[t] + delta[4:6]
+        st.z[t] = np.clip(z0 + delta[6:], 0.0, Z_MAX)
+
+
+def _expression_design(st: _State, rows: np.ndarray) -> np.ndarray:
+    """(T, 136, n) image-plane effect (IOD) of each row (n, 68, 3) under every frame's rotation."""
+    rot = np.einsum("tij,knj->tkni", st.rotation[:, :2], rows)  # (T, n, 68, 2)
+    return rot.reshape(len(st.obs), rows.shape[0], -1).transpose(0, 2, 1)
+
+
+def _neighbour_mean(z: np.ndarray) -> np.ndarray:
+    if len(z) == 1:
+        return z.copy()
+    padded = np.vstack([z[1:2], z, z[-2:-1]])
+    return 0.5 * (padded[:-2] + padded[2:])
+
+
+def _solve_expressions(st: _State, smooth: float, frozen: np.ndarray | None = None) -> None:
+    from scipy.optimize import nnls
+
+    design = _expression_design(st, st.model.expressions)
+    target = st.obs - st.translation[:, None, :]
+    neutral = project(st.base, st.rotation, np.ones_like(st.scale), np.zeros_like(st.translation))
+    rhs = (target / st.scale[:, None, None] - neutral).reshape(len(st.obs), -1)
+    prior = _neighbour_mean(st.z)
+    ridge = np.sqrt(RIDGE) * np.eye(N_AUS)
+    tem = np.sqrt(smooth) * np.eye(N_AUS)
+    for t in range(len(st.obs)):
+        if frozen is not None and frozen[t]:
+            continue
+        sw = np.sqrt(np.repeat(st.weights[t], 2))
+        a = np.vstack([design[t] * sw[:, None], ridge, tem])
+        b = np.r_[rhs[t] * sw, np.zeros(N_AUS), np.sqrt(smooth) * prior[t]]
+        z, _ = nnls(a, b, maxiter=200)
+        st.z[t] = np.minimum(z, Z_MAX)
+
+
+def _solve_identity(st: _State) -> None:
+    n = len(st.obs)
+    pick = np.unique(np.linspace(0, n - 1, min(n, IDENTITY_FRAMES)).round().astype(int))
+    model = st.model
+    design = _expression_design(st, model.identity)[pick]  # (F, 136, K)
+    shapes = model.template[None] + np.einsum("tj,jnc->tnc", st.z[pick], model.expressions)
+    pred = project(shapes, st.rotation[pick], np.ones(len(pick)), np.zeros((len(pick), 2)))
+    rhs = ((st.obs[pick] - st.translation[pick, None, :]) / st.scale[pick, None, None] - pred).reshape(len(pick), -1)
+    w = np.repeat(st.weights[pick], 2, axis=1)
+    h = np.einsum("fki,fk,fkj->ij", design, w, design) / len(pick)
+    g = np.einsum("fki,fk,fk->i", design, w, rhs) / len(pick)
+    st.beta = np.linalg.solve(h + IDENTITY_PRIOR * np.eye(model.n_identity), g)
+    st.base = np.broadcast_to(model.shape(st.beta), st.base.shape).copy()
+
+
+def _reweight(st: _State) -> np.ndarray:
+    norm = np.linalg.norm(st.residual(), axis=2)  # (T, 68)
+    huber = np.where(norm <= HUBER, 1.0, HUBER / np.maximum(norm, 1e-12))
+    st.weights = _BASE_WEIGHTS[None] * huber
+    return norm
+
+
+def _rms(st: _State) -> np.ndarray:
+    norm = np.linalg.norm(st.residual(), axis=2)
+    w = _BASE_WEIGHTS[None] * np.where(norm <= HUBER, 1.0, HUBER / np.maximum(norm, 1e-12))
+    return np.sqrt((w * norm**2).sum(1) / w.sum(1))
+
+
+def _lifted_reference(st: _State, r: int) -> np.ndarray:
+    """Frame ``r``'s fitted shape plus its residual lifted into 3D (the image-plane misfit
+    rotated back into the model frame, no depth change), so that it reprojects exactly onto
+    frame r's landmarks: whatever the model cannot explain about this face (identity beyond
+    the PCA, dlib's personal bias) becomes part of the neutral, as in the 2D method."""
+    shape = st.shapes()[r]
+    res = -st.residual()[r]  # (68, 2) IOD, observation - prediction
+    lift = np.hstack([res, np.zeros((68, 1))]) @ st.rotation[r]  # R^T applied to each row
+    return shape + lift
+
+
+def check_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """(T, 68, 2) finite float landmarks or :class:`MiexError`."""
+    arr = np.asarray(landmarks, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1:] != (68, 2) or len(arr) == 0 or not np.all(np.isfinite(arr)):
+        raise MiexError(f"landmarks must be (T, 68, 2) finite, got shape {arr.shape}")
+    return arr
+
+
+def fit_clip(
+    landmarks: np.ndarray,
+    *,
+    reference: str | int = "absolute",
+    smooth: float = SMOOTH,
+    model: FaceModel3D | None = None,
+    iterations: int = ITERATIONS,
+) -> ClipFit:
+    """Fit the 3D model to a clip's landmarks (T, 68, 2) in pixels (frames in time order).
+
+    ``reference``: ``"absolute"`` or the index of the reference frame (see the module
+    docstring). ``smooth``: temporal penalty (0 treats frames independently).
+    """
+    obs = check_landmarks(landmarks)
+    n = len(obs)
+    if not (reference == "absolute" or (isinstance(reference, (int, np.integer)) and 0 <= int(reference) < n)):
+        raise MiexError(f"reference must be 'absolute' or a frame index in 0..{n - 1}, got {reference!r}")
+    st = _State(model if model is not None else load_face_model(), obs)
+    for _ in range(POSE_STEPS):
+        _pose_step(st)
+    for it in range(iterations):
+        _joint_step(st, smooth)
+        _solve_identity(st)
+        if it >= 1:
+            _reweight(st)
+    _joint_step(st, smooth)
+    z_abs = st.z.copy()
+    if reference != "absolute":
+        r = int(reference)
+        st.base = np.broadcast_to(_lifted_reference(st, r), st.base.shape).copy()
+        st.z = np.zeros_like(st.z)
+        frozen = np.zeros(n, bool)
+        frozen[r] = True
+        for _ in range(RELATIVE_ITERATIONS):
+            _joint_step(st, smooth, frozen)
+            _reweight(st)
+        _joint_step(st, smooth, frozen)
+    rms = _rms(st)
+    ok = np.isfinite(rms) & (rms <= MAX_RMS)
+    z = np.clip(st.z, 0.0, 1.0)
+    z[z < 1e-9] = 0.0
+    return ClipFit(
+        z=z,
+        z_absolute=np.clip(z_abs, 0.0, 1.0),
+        beta=st.beta,
+        rotation=st.rotation,
+        scale=st.scale,
+        translation=st.translation,
+        rms=rms,
+        confidence=np.exp(-((rms / CONFIDENCE_SCALE) ** 2)),
+        success=ok,
+        reference=reference if reference == "absolute" else int(reference),
+    )
