@@ -16,6 +16,7 @@ landmarks of both frames; then the estimators run on them:
 
 * ``2d``: the 2D method (reference = the first frame);
 * ``3d``: the 3D fit, reference = the first frame;
+* ``3d-flow``: the same plus the dense-flow tracks of :mod:`miex.au.flow`;
 * ``3d-abs``: the 3D fit, absolute z of the expressive frame (no reference used).
 
 Printed: per AU Pearson r and slope (least squares of estimate on truth) per condition, and
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 CONDITIONS = ("frontal", "posed", "moving")
-ESTIMATORS = ("2d", "3d", "3d-abs")
+ESTIMATORS = ("2d", "3d", "3d-flow", "3d-abs")
 MAX_YAW, MAX_ROLL = 30.0, 15.0
 
 
@@ -80,6 +81,7 @@ def collect(samples: int, lo: float, hi: float, seed: int = 0) -> dict[str, np.n
     """Render and landmark every pair; arrays keyed by condition."""
     from tqdm import tqdm
 
+    from miex.au.flow import clip_tracks
     from miex.au.posed import prepare_posed, render_posed
     from miex.au.space import N_AUS
     from miex.generators import create_generator
@@ -87,7 +89,7 @@ def collect(samples: int, lo: float, hi: float, seed: int = 0) -> dict[str, np.n
 
     gen = create_generator("warp")
     faces, det = _faces(352)
-    out: dict[str, list] = {f"{c}_{k}": [] for c in CONDITIONS for k in ("z", "lm", "pose", "face")}
+    out: dict[str, list] = {f"{c}_{k}": [] for c in CONDITIONS for k in ("z", "lm", "pose", "face", "tracks")}
     for fi, (name, face) in enumerate(faces):
         pf = prepare_posed(face, gen)
         for cond in CONDITIONS:
@@ -96,10 +98,11 @@ def collect(samples: int, lo: float, hi: float, seed: int = 0) -> dict[str, np.n
                 z = np.where(g.random(N_AUS) < 0.3, g.uniform(lo, hi, N_AUS), 0.0)
                 p0 = np.zeros(2) if cond == "frontal" else g.uniform([-MAX_YAW, -MAX_ROLL], [MAX_YAW, MAX_ROLL])
                 p1 = p0 if cond != "moving" else g.uniform([-MAX_YAW, -MAX_ROLL], [MAX_YAW, MAX_ROLL])
-                l0 = _landmarks(render_posed(pf, gen, np.zeros(N_AUS), *p0), det)
-                l1 = _landmarks(render_posed(pf, gen, z, *p1), det)
+                f0, f1 = render_posed(pf, gen, np.zeros(N_AUS), *p0), render_posed(pf, gen, z, *p1)
+                l0, l1 = _landmarks(f0, det), _landmarks(f1, det)
                 if l0 is None or l1 is None:
                     continue
+                out[f"{cond}_tracks"].append(clip_tracks([f0, f1], np.stack([l0, l1])).astype(np.float32))
                 out[f"{cond}_z"].append(z)
                 out[f"{cond}_lm"].append(np.stack([l0, l1]))
                 out[f"{cond}_pose"].append(np.stack([p0, p1]))
@@ -109,14 +112,15 @@ def collect(samples: int, lo: float, hi: float, seed: int = 0) -> dict[str, np.n
     return arrays
 
 
-def estimate(name: str, lm: np.ndarray) -> np.ndarray:
+def estimate(name: str, lm: np.ndarray, tracks: np.ndarray | None = None) -> np.ndarray:
     """z (17,) of the second frame of a (2, 68, 2) pair."""
     from miex.au.estimate import estimate_landmarks, estimate_z_2d
 
     if name == "2d":
         return estimate_z_2d(lm[0], lm[1])
     ref = "absolute" if name == "3d-abs" else "first"
-    return estimate_landmarks(lm, method="3d", reference=ref, smooth=0.0).z[1]
+    use = tracks if name == "3d-flow" else None
+    return estimate_landmarks(lm, method="3d", reference=ref, smooth=0.0, tracks=use).z[1]
 
 
 def metrics(t: np.ndarray, f: np.ndarray) -> dict[str, object]:
@@ -157,7 +161,8 @@ def main() -> None:
         t, lms = data[f"{cond}_z"], data[f"{cond}_lm"]
         for name in ESTIMATORS:
             t0 = time.perf_counter()
-            f = np.array([estimate(name, lm) for lm in lms])
+            tr = data[f"{cond}_tracks"]
+            f = np.array([estimate(name, lm, tr[i].astype(np.float64)) for i, lm in enumerate(lms)])
             ms = (time.perf_counter() - t0) / max(len(lms), 1) / 2 * 1000
             m = metrics(t, f)
             m["ms_per_frame"] = ms

@@ -155,19 +155,31 @@ def check_method(method: str | None, reference: str = "first") -> str:
     return method
 
 
-def estimate_landmarks(landmarks: np.ndarray, *, method: str | None = None, reference: str = "first", smooth: float | None = None) -> Estimate:
+def estimate_landmarks(
+    landmarks: np.ndarray,
+    *,
+    method: str | None = None,
+    reference: str = "first",
+    smooth: float | None = None,
+    tracks: np.ndarray | None = None,
+) -> Estimate:
     """AUs of a clip's landmarks (T, 68, 2) in time order: the one estimator entry point.
 
     ``reference``: ``"first"`` (relative to frame 0) or ``"absolute"`` (3d only).
     ``smooth``: the 3d fit's temporal penalty (default :data:`miex.au.fit3d.SMOOTH`; 0 for
-    frames that are not a continuous clip).
+    frames that are not a continuous clip). ``tracks``: dense-flow tracks
+    (:func:`miex.au.flow.clip_tracks`) for the 3d relative solve.
     """
     from miex.au.fit3d import SMOOTH, check_landmarks, fit_clip
 
     method = check_method(method, reference)
     obs = check_landmarks(landmarks)
     if method == "3d":
-        fit = fit_clip(obs, reference=0 if reference == "first" else "absolute", smooth=SMOOTH if smooth is None else smooth)
+        if tracks is not None and reference != "first":
+            raise MiexError("dense-flow tracks refine relative intensities only (reference 'first')")
+        fit = fit_clip(
+            obs, reference=0 if reference == "first" else "absolute", smooth=SMOOTH if smooth is None else smooth, tracks=tracks
+        )
         return Estimate(fit.z, fit.confidence, fit.success, fit.rms, fit)
     from miex.au.fit3d import CONFIDENCE_SCALE, MAX_RMS
 
@@ -255,6 +267,7 @@ def estimate_clip(
     *,
     method: str | None = None,
     reference: str = "first",
+    flow: bool | None = None,
 ):
     """AU table of a clip: ``frame`` (numeric part of the file name), ``AU01 … AU45``,
     ``confidence``, ``success``.
@@ -262,7 +275,8 @@ def estimate_clip(
     ``frames`` is a folder of images or a list of image paths; they are ordered by the
     numeric part of their file names. ``method``/``reference``: see
     :func:`estimate_landmarks`; with ``reference="first"`` the first frame with a face is the
-    reference (its row is all zeros). Frames without a usable face are reported once each on
+    reference (its row is all zeros). ``flow`` (3d, reference "first"; default on there): add
+    the dense optical-flow tracks of :mod:`miex.au.flow` to the fit. Frames without a usable face are reported once each on
     stderr and dropped; frames whose fit failed stay with ``success`` 0 and their AUs set to
     0 (as OpenFace writes them). ``df.attrs``: ``dropped`` (frames without a face), ``failed``
     (success 0), ``neutral_frame`` (the reference frame, or None for absolute), ``source``
@@ -277,7 +291,17 @@ def estimate_clip(
     found = clip_landmarks(paths, detector, skips)
     if not found:
         raise InputError(source, f"no face found in any of the {len(paths)} frames")
-    est = estimate_landmarks(np.stack([pts for _, pts in found]), method=method, reference=reference)
+    landmarks = np.stack([pts for _, pts in found])
+    use_flow = (method == "3d" and reference == "first") if flow is None else bool(flow)
+    tracks = None
+    if use_flow:
+        if method != "3d" or reference != "first":
+            raise MiexError("dense-flow refinement needs --method 3d and reference 'first'")
+        from miex.au.flow import clip_tracks
+        from miex.faces import load_image
+
+        tracks = clip_tracks(lambda i: load_image(found[i][0]), landmarks, 0)
+    est = estimate_landmarks(landmarks, method=method, reference=reference, tracks=tracks)
     z = np.where(est.success[:, None], est.z, 0.0)
     df = pd.DataFrame(z, columns=list(AU_NAMES))
     df.insert(0, "frame", np.array([frame_number(p) for p, _ in found], dtype=np.int64))
@@ -289,4 +313,5 @@ def estimate_clip(
     df.attrs["neutral_frame"] = int(frame_number(found[0][0])) if reference == "first" else None
     df.attrs["method"] = method
     df.attrs["reference"] = reference
+    df.attrs["flow"] = use_flow
     return df

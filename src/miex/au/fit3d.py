@@ -58,7 +58,7 @@ RIDGE = 0.002
 #: enters the bounded least squares through the ridge rows (rho z^2 + 2 c z = (sqrt(rho) z + c / sqrt(rho))^2 + const).
 SPARSITY = 0.0005
 #: Temporal penalty (IOD^2 per unit z^2) towards the mean of the neighbouring frames' z.
-SMOOTH = 0.002
+SMOOTH = 0.01
 #: Identity prior (IOD^2 per standard deviation^2), against the mean data term of the frames.
 IDENTITY_PRIOR = 0.002
 #: Frames (evenly spread) used for the identity solve.
@@ -75,6 +75,8 @@ MAX_RMS = 0.12
 RELATIVE_ITERATIONS = 3
 #: Damping of the rotation update (IOD^2 per rad^2) in the joint step.
 POSE_DAMPING = 1e-4
+#: Weight of each tracked dense point (452 of them) against a landmark's 1.
+DENSE_WEIGHT = 0.15
 #: Largest intensity the solver may use (outputs are clipped to [0, 1]).
 Z_MAX = 1.5
 
@@ -160,13 +162,26 @@ class _State:
             self.rotation[t] = [[c, -si, 0.0], [si, c, 0.0], [0.0, 0.0, 1.0]]
             self.scale[t] = s
             self.translation[t] = sim[:, 2]
+        self.rows = model.expressions  # (17, N, 3) AU rows of the observed points
+        self.point_weights = _BASE_WEIGHTS  # (N,) weight of each observed point
         self.weights = np.broadcast_to(_BASE_WEIGHTS, (n, 68)).copy()
 
+    def add_points(self, base: np.ndarray, rows: np.ndarray, obs: np.ndarray, weights: np.ndarray) -> None:
+        """Observe more points: per-frame neutral positions ``base`` (T, M, 3), AU rows
+        (17, M, 3), image positions ``obs`` (T, M, 2; NaN = not seen), weights (M,)."""
+        seen = np.isfinite(obs).all(axis=2)
+        self.base = np.concatenate([self.base, base], axis=1)
+        self.rows = np.concatenate([self.rows, rows], axis=1)
+        self.obs = np.concatenate([self.obs, np.where(seen[..., None], obs, 0.0)], axis=1)
+        self.point_weights = np.r_[self.point_weights, weights]
+        self.weights = np.concatenate([self.weights, np.where(seen, weights[None], 0.0)], axis=1)
+        self.seen = np.concatenate([np.ones((len(obs), 68), bool), seen], axis=1)
+
     def shapes(self) -> np.ndarray:
-        return self.base + np.einsum("tj,jnc->tnc", self.z, self.model.expressions)
+        return self.base + np.einsum("tj,jnc->tnc", self.z, self.rows)
 
     def residual(self) -> np.ndarray:
-        """(T, 68, 2) residuals in IOD."""
+        """(T, N, 2) residuals in IOD."""
         pred = project(self.shapes(), self.rotation, self.scale, self.translation)
         return (pred - self.obs) / self.scale[:, None, None]
 
@@ -178,7 +193,7 @@ def _pose_step(st: _State) -> None:
     pred = s[..., None] * y[..., :2] + st.translation[:, None, :]
     r = pred - st.obs  # (T, 68, 2) pixels
     n = len(st.obs)
-    jac = np.zeros((n, 68, 2, 6))
+    jac = np.zeros((n, shapes.shape[1], 2, 6))
     jac[:, :, 0, 1], jac[:, :, 0, 2] = s * y[..., 2], -s * y[..., 1]
     jac[:, :, 1, 0], jac[:, :, 1, 2] = -s * y[..., 2], s * y[..., 0]
     jac[:, :, 0, 3], jac[:, :, 1, 3] = y[..., 0], y[..., 1]
@@ -196,53 +211,58 @@ def _pose_step(st: _State) -> None:
 
 
 def _joint_step(st: _State, smooth: float, frozen: np.ndarray | None = None) -> None:
-    """One Gauss-Newton step on pose and AUs together per frame, with 0 <= z <= Z_MAX
-    (bounded linear least squares; separate pose and AU steps converge slowly because pitch
-    and the brow/mouth rows, or yaw and asymmetric motion, are correlated)."""
-    from scipy.optimize import lsq_linear
+    """One Gauss-Newton step on pose and AUs together per frame, with z >= 0.
+
+    Separate pose and AU steps converge slowly (pitch and the brow/mouth rows, or yaw and
+    asymmetric motion, are correlated). Per frame the linearised problem in (pose step dp,
+    new z) is solved exactly: dp is eliminated by projecting on the orthogonal complement of
+    the pose Jacobian, z by non-negative least squares, then dp by back-substitution.
+    """
+    from scipy.optimize import nnls
 
     shapes = st.shapes()
     y = np.einsum("tij,tnj->tni", st.rotation, shapes)
     n = len(st.obs)
     r = (st.scale[:, None, None] * y[..., :2] + st.translation[:, None, :] - st.obs) / st.scale[:, None, None]
-    jp = np.zeros((n, 68, 2, 6))  # pose Jacobian in IOD (pixels / s)
+    jp = np.zeros((n, shapes.shape[1], 2, 6))  # pose Jacobian in IOD (pixels / s)
     jp[:, :, 0, 1], jp[:, :, 0, 2] = y[..., 2], -y[..., 1]
     jp[:, :, 1, 0], jp[:, :, 1, 2] = -y[..., 2], y[..., 0]
     jp[:, :, 0, 3], jp[:, :, 1, 3] = y[..., 0], y[..., 1]
     jp[:, :, 0, 4] = jp[:, :, 1, 5] = 1.0 / st.scale[:, None]
-    jz = _expression_design(st, st.model.expressions)  # (T, 136, 17) in IOD
+    jz = _expression_design(st, st.rows)  # (T, 2N, 17) in IOD
     prior = _neighbour_mean(st.z)
-    lo = np.r_[np.full(6, -np.inf), np.zeros(N_AUS)]
-    hi = np.r_[np.full(6, np.inf), np.full(N_AUS, Z_MAX)]
     eye = np.eye(N_AUS)
     damp = np.sqrt(POSE_DAMPING) * np.diag([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    zeros_p, zeros_z = np.zeros((N_AUS, 6)), np.zeros((6, N_AUS))
     for t in range(n):
         sw = np.sqrt(np.repeat(st.weights[t], 2))
-        jac = np.hstack([jp[t].reshape(-1, 6), jz[t]]) * sw[:, None]
         z0 = st.z[t]
-        rows = [jac, np.hstack([np.zeros((N_AUS, 6)), np.sqrt(RIDGE) * eye]), np.hstack([damp, np.zeros((6, N_AUS))])]
-        rhs = [-r[t].reshape(-1) * sw, -np.sqrt(RIDGE) * z0 - SPARSITY / np.sqrt(RIDGE), np.zeros(6)]
+        a_p = [jp[t].reshape(-1, 6) * sw[:, None], zeros_p, damp]
+        a_z = [jz[t] * sw[:, None], np.sqrt(RIDGE) * eye, zeros_z]
+        # right-hand side for the new z (u = z0 + dz): b + A_z z0
+        rhs = [(jz[t] @ z0 - r[t].reshape(-1)) * sw, np.full(N_AUS, -SPARSITY / np.sqrt(RIDGE)), np.zeros(6)]
         if smooth > 0:
-            rows.append(np.hstack([np.zeros((N_AUS, 6)), np.sqrt(smooth) * eye]))
-            rhs.append(np.sqrt(smooth) * (prior[t] - z0))
-        fixed = frozen is not None and frozen[t]
-        a, b = np.vstack(rows), np.concatenate(rhs)
-        if fixed:
-            a, b = a[:, :6], b
-            sol = np.linalg.lstsq(a, b, rcond=None)[0]
-            delta = np.r_[sol, np.zeros(N_AUS)]
+            a_p.append(zeros_p)
+            a_z.append(np.sqrt(smooth) * eye)
+            rhs.append(np.sqrt(smooth) * prior[t])
+        ap, az, b = np.vstack(a_p), np.vstack(a_z), np.concatenate(rhs)
+        q, rr = np.linalg.qr(ap)
+        if frozen is not None and frozen[t]:
+            u = z0
         else:
-            delta = lsq_linear(a, b, bounds=(lo - np.r_[np.zeros(6), z0], hi - np.r_[np.zeros(6), z0]), method="bvls").x
+            u, _ = nnls(az - q @ (q.T @ az), b - q @ (q.T @ b), maxiter=200)
+            u = np.minimum(u, Z_MAX)
+        delta = np.linalg.solve(rr, q.T @ (b - az @ u))
         w = np.clip(delta[:3], -0.3, 0.3)
         st.rotation[t] = rotvec_to_matrix(w[None])[0] @ st.rotation[t]
         st.scale[t] = max(st.scale[t] * (1.0 + delta[3]), 1e-6)
         st.translation[t] = st.translation[t] + delta[4:6]
-        st.z[t] = np.clip(z0 + delta[6:], 0.0, Z_MAX)
+        st.z[t] = u
 
 
 def _expression_design(st: _State, rows: np.ndarray) -> np.ndarray:
-    """(T, 136, n) image-plane effect (IOD) of each row (n, 68, 3) under every frame's rotation."""
-    rot = np.einsum("tij,knj->tkni", st.rotation[:, :2], rows)  # (T, n, 68, 2)
+    """(T, 2N, n) image-plane effect (IOD) of each row (n, N, 3) under every frame's rotation."""
+    rot = np.einsum("tij,knj->tkni", st.rotation[:, :2], rows)  # (T, n, N, 2)
     return rot.reshape(len(st.obs), rows.shape[0], -1).transpose(0, 2, 1)
 
 
@@ -251,26 +271,6 @@ def _neighbour_mean(z: np.ndarray) -> np.ndarray:
         return z.copy()
     padded = np.vstack([z[1:2], z, z[-2:-1]])
     return 0.5 * (padded[:-2] + padded[2:])
-
-
-def _solve_expressions(st: _State, smooth: float, frozen: np.ndarray | None = None) -> None:
-    from scipy.optimize import nnls
-
-    design = _expression_design(st, st.model.expressions)
-    target = st.obs - st.translation[:, None, :]
-    neutral = project(st.base, st.rotation, np.ones_like(st.scale), np.zeros_like(st.translation))
-    rhs = (target / st.scale[:, None, None] - neutral).reshape(len(st.obs), -1)
-    prior = _neighbour_mean(st.z)
-    ridge = np.sqrt(RIDGE) * np.eye(N_AUS)
-    tem = np.sqrt(smooth) * np.eye(N_AUS)
-    for t in range(len(st.obs)):
-        if frozen is not None and frozen[t]:
-            continue
-        sw = np.sqrt(np.repeat(st.weights[t], 2))
-        a = np.vstack([design[t] * sw[:, None], ridge, tem])
-        b = np.r_[rhs[t] * sw, np.zeros(N_AUS), np.sqrt(smooth) * prior[t]]
-        z, _ = nnls(a, b, maxiter=200)
-        st.z[t] = np.minimum(z, Z_MAX)
 
 
 def _solve_identity(st: _State) -> None:
@@ -289,14 +289,16 @@ def _solve_identity(st: _State) -> None:
 
 
 def _reweight(st: _State) -> np.ndarray:
-    norm = np.linalg.norm(st.residual(), axis=2)  # (T, 68)
+    norm = np.linalg.norm(st.residual(), axis=2)  # (T, N)
     huber = np.where(norm <= HUBER, 1.0, HUBER / np.maximum(norm, 1e-12))
-    st.weights = _BASE_WEIGHTS[None] * huber
+    st.weights = st.point_weights[None] * huber
+    if hasattr(st, "seen"):
+        st.weights = np.where(st.seen, st.weights, 0.0)
     return norm
 
 
 def _rms(st: _State) -> np.ndarray:
-    norm = np.linalg.norm(st.residual(), axis=2)
+    norm = np.linalg.norm(st.residual()[:, :68], axis=2)
     w = _BASE_WEIGHTS[None] * np.where(norm <= HUBER, 1.0, HUBER / np.maximum(norm, 1e-12))
     return np.sqrt((w * norm**2).sum(1) / w.sum(1))
 
@@ -307,9 +309,24 @@ def _lifted_reference(st: _State, r: int) -> np.ndarray:
     frame r's landmarks: whatever the model cannot explain about this face (identity beyond
     the PCA, dlib's personal bias) becomes part of the neutral, as in the 2D method."""
     shape = st.shapes()[r]
-    res = -st.residual()[r]  # (68, 2) IOD, observation - prediction
-    lift = np.hstack([res, np.zeros((68, 1))]) @ st.rotation[r]  # R^T applied to each row
+    res = -st.residual()[r]  # (N, 2) IOD, observation - prediction
+    lift = np.hstack([res, np.zeros((len(res), 1))]) @ st.rotation[r]  # R^T applied to each row
     return shape + lift
+
+
+def _add_tracks(st: _State, tracks: np.ndarray, r: int) -> None:
+    """Add the dense points tracked from frame ``r`` as observations of the relative solve."""
+    model = st.model
+    n, m = len(st.obs), model.dense_template.shape[0] - 68
+    if tracks.shape != (n, m, 2):
+        raise MiexError(f"tracks must be ({n}, {m}, 2), got {tracks.shape}")
+    p0 = tracks[r]
+    ok = np.isfinite(p0).all(axis=1)
+    depth = (model.dense_template[68:] @ st.rotation[r].T)[:, 2]
+    cam = np.column_stack([(np.where(ok[:, None], p0, 0.0) - st.translation[r]) / st.scale[r], depth])
+    base = cam @ st.rotation[r]  # back into the model frame
+    obs = np.where(ok[None, :, None], tracks, np.nan)
+    st.add_points(np.broadcast_to(base, (n, m, 3)).copy(), model.dense_expressions[:, 68:], obs, np.full(m, DENSE_WEIGHT))
 
 
 def check_landmarks(landmarks: np.ndarray) -> np.ndarray:
@@ -329,11 +346,15 @@ def fit_clip(
     smooth: float = SMOOTH,
     model: FaceModel3D | None = None,
     iterations: int = ITERATIONS,
+    tracks: np.ndarray | None = None,
 ) -> ClipFit:
     """Fit the 3D model to a clip's landmarks (T, 68, 2) in pixels (frames in time order).
 
     ``reference``: ``"absolute"`` or the index of the reference frame (see the module
     docstring). ``smooth``: temporal penalty (0 treats frames independently).
+    ``tracks`` (relative reference only): (T, 452, 2) image positions of the non-landmark
+    dense points (:mod:`miex.au.flow`, NaN where not tracked; row ``reference`` = where they
+    are in the reference frame); they join the relative solve with weight :data:`DENSE_WEIGHT`.
     """
     obs = check_landmarks(landmarks)
     n = len(obs)
@@ -352,6 +373,8 @@ def fit_clip(
     if reference != "absolute":
         r = int(reference)
         st.base = np.broadcast_to(_lifted_reference(st, r), st.base.shape).copy()
+        if tracks is not None:
+            _add_tracks(st, np.asarray(tracks, dtype=np.float64), r)
         st.z = np.zeros_like(st.z)
         frozen = np.zeros(n, bool)
         frozen[r] = True
