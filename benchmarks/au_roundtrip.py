@@ -19,8 +19,9 @@ landmarks of both frames; then the estimators run on them:
 * ``3d-flow``: the same plus the dense-flow tracks of :mod:`miex.au.flow`;
 * ``3d-abs``: the 3D fit, absolute z of the expressive frame (no reference used).
 
-Printed: per AU Pearson r and slope (least squares of estimate on truth) per condition, and
-the time per frame of each estimator (detection excluded). Landmarks are cached in
+Printed: per AU Pearson r and slope (least squares of estimate on truth) per condition, the r
+within faces (per-face means removed) and the time per frame of each estimator (detection and
+flow excluded). Landmarks are cached in
 ``OUT/landmarks_<lo>_<hi>_<samples>.npz`` so estimator settings can be compared without
 rendering again.
 """
@@ -123,8 +124,10 @@ def estimate(name: str, lm: np.ndarray, tracks: np.ndarray | None = None) -> np.
     return estimate_landmarks(lm, method="3d", reference=ref, smooth=0.0, tracks=use).z[1]
 
 
-def metrics(t: np.ndarray, f: np.ndarray) -> dict[str, object]:
-    """Overall and per-AU Pearson r and slope (estimate ~ slope * truth + b)."""
+def metrics(t: np.ndarray, f: np.ndarray, faces: np.ndarray) -> dict[str, object]:
+    """Overall and per-AU Pearson r and slope (estimate ~ slope * truth + b), and the overall r
+    within faces (per-face means removed: the photos are not neutral, so absolute z carries each
+    person's own expression as an offset)."""
     from miex.au.space import AU_NAMES
 
     def r_slope(a, b):
@@ -134,7 +137,11 @@ def metrics(t: np.ndarray, f: np.ndarray) -> dict[str, object]:
 
     per = {au: r_slope(t[:, k], f[:, k]) for k, au in enumerate(AU_NAMES)}
     r, s = r_slope(t.ravel(), f.ravel())
-    return {"r": r, "slope": s, "per_au": per, "n": int(len(t))}
+    tc, fc = t.copy(), f.copy()
+    for k in np.unique(faces):
+        tc[faces == k] -= tc[faces == k].mean(0)
+        fc[faces == k] -= fc[faces == k].mean(0)
+    return {"r": r, "slope": s, "r_within_face": r_slope(tc.ravel(), fc.ravel())[0], "per_au": per, "n": int(len(t))}
 
 
 def main() -> None:
@@ -164,10 +171,11 @@ def main() -> None:
             tr = data[f"{cond}_tracks"]
             f = np.array([estimate(name, lm, tr[i].astype(np.float64)) for i, lm in enumerate(lms)])
             ms = (time.perf_counter() - t0) / max(len(lms), 1) / 2 * 1000
-            m = metrics(t, f)
+            m = metrics(t, f, data[f"{cond}_face"])
             m["ms_per_frame"] = ms
             results[f"{cond}/{name}"] = m
-            print(f"{cond:>8} {name:>6}: n {m['n']:4d}  r {m['r']:.3f}  slope {m['slope']:.2f}  ({ms:.1f} ms/frame)")
+            print(f"{cond:>8} {name:>7}: n {m['n']:4d}  r {m['r']:.3f}  slope {m['slope']:.2f}  "
+                  f"r within face {m['r_within_face']:.3f}  ({ms:.1f} ms/frame)")
     print("\nper-AU r / slope")
     head = f"{'':>16}" + "".join(f"{au[2:]:>11}" for au in AU_NAMES)
     print(head)

@@ -129,7 +129,8 @@ def estimate_z(neutral_landmarks: np.ndarray, landmarks: np.ndarray, method: str
     :data:`DEFAULT_METHOD`)."""
     neutral = _check(neutral_landmarks, "neutral landmarks")
     later = _check(landmarks, "landmarks")
-    return estimate_landmarks(np.stack([neutral, later]), method=method, reference="first").z[1]
+    # two frames are not a continuous clip: no temporal prior
+    return estimate_landmarks(np.stack([neutral, later]), method=method, reference="first", smooth=0.0).z[1]
 
 
 @dataclass

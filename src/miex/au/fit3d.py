@@ -60,15 +60,17 @@ SPARSITY = 0.0005
 #: Temporal penalty (IOD^2 per unit z^2) towards the mean of the neighbouring frames' z.
 SMOOTH = 0.01
 #: Identity prior (IOD^2 per standard deviation^2), against the mean data term of the frames.
-IDENTITY_PRIOR = 0.002
+IDENTITY_PRIOR = 0.0001
 #: Frames (evenly spread) used for the identity solve.
 IDENTITY_FRAMES = 48
 #: Huber threshold on a landmark's residual (IOD).
 HUBER = 0.03
 #: Weight of the jaw contour landmarks 0-16.
 JAW_WEIGHT = 0.3
-#: Residual RMS (IOD) at which the confidence is exp(-1) = 0.37; 0.035 IOD RMS gives 0.8.
-CONFIDENCE_SCALE = 0.074
+#: Residual RMS (IOD) at which the confidence is exp(-1) = 0.37. dlib on clean frames of real faces
+#: leaves 0.01-0.03 IOD against the fitted model (confidence 0.91-0.99); 0.047 IOD gives 0.8,
+#: the usual OpenFace cut (miex.au.openface.DEFAULT_MIN_CONFIDENCE).
+CONFIDENCE_SCALE = 0.1
 #: Frames whose robust residual RMS exceeds this (IOD) are reported as failed (success 0).
 MAX_RMS = 0.12
 #: Rounds of the relative solve (reference frame's shape as the neutral).
@@ -76,7 +78,9 @@ RELATIVE_ITERATIONS = 3
 #: Damping of the rotation update (IOD^2 per rad^2) in the joint step.
 POSE_DAMPING = 1e-4
 #: Weight of each tracked dense point (452 of them) against a landmark's 1.
-DENSE_WEIGHT = 0.15
+DENSE_WEIGHT = 0.3
+#: Whether AU rows ignore the jaw contour (see :func:`_contour_free`).
+CONTOUR_FREE_AUS = True
 #: Largest intensity the solver may use (outputs are clipped to [0, 1]).
 Z_MAX = 1.5
 
@@ -142,6 +146,15 @@ def project(shape: np.ndarray, rotation: np.ndarray, scale: np.ndarray, translat
 # --------------------------------------------------------------------------- fit
 
 
+def _contour_free(rows: np.ndarray) -> np.ndarray:
+    """AU rows with the jaw contour (landmarks 0-16) not moving: the contour then informs
+    pose and identity only."""
+    out = rows.copy()
+    out[:, :17] = 0.0
+    out.setflags(write=False)
+    return out
+
+
 class _State:
     """Unknowns and weights of a clip fit."""
 
@@ -162,7 +175,7 @@ class _State:
             self.rotation[t] = [[c, -si, 0.0], [si, c, 0.0], [0.0, 0.0, 1.0]]
             self.scale[t] = s
             self.translation[t] = sim[:, 2]
-        self.rows = model.expressions  # (17, N, 3) AU rows of the observed points
+        self.rows = _contour_free(model.expressions) if CONTOUR_FREE_AUS else model.expressions  # (17, N, 3)
         self.point_weights = _BASE_WEIGHTS  # (N,) weight of each observed point
         self.weights = np.broadcast_to(_BASE_WEIGHTS, (n, 68)).copy()
 
