@@ -139,7 +139,7 @@ def euler_to_matrix(pitch: float, yaw: float, roll: float) -> np.ndarray:
 
 def project(shape: np.ndarray, rotation: np.ndarray, scale: np.ndarray, translation: np.ndarray) -> np.ndarray:
     """(T, N, 2) image points of shapes (T, N, 3) under weak-perspective cameras."""
-    rotated = np.einsum("tij,tnj->tni", rotation, shape)
+    rotated = np.matmul(shape, np.swapaxes(rotation, 1, 2))
     return scale[:, None, None] * rotated[..., :2] + translation[:, None, :]
 
 
@@ -191,7 +191,8 @@ class _State:
         self.seen = np.concatenate([np.ones((len(obs), 68), bool), seen], axis=1)
 
     def shapes(self) -> np.ndarray:
-        return self.base + np.einsum("tj,jnc->tnc", self.z, self.rows)
+        k, n, c = self.rows.shape
+        return self.base + (self.z @ self.rows.reshape(k, n * c)).reshape(-1, n, c)
 
     def residual(self) -> np.ndarray:
         """(T, N, 2) residuals in IOD."""
@@ -201,7 +202,7 @@ class _State:
 
 def _pose_step(st: _State) -> None:
     shapes = st.shapes()
-    y = np.einsum("tij,tnj->tni", st.rotation, shapes)  # rotated (T, 68, 3)
+    y = np.matmul(shapes, np.swapaxes(st.rotation, 1, 2))  # rotated (T, N, 3)
     s = st.scale[:, None]
     pred = s[..., None] * y[..., :2] + st.translation[:, None, :]
     r = pred - st.obs  # (T, 68, 2) pixels
@@ -213,8 +214,9 @@ def _pose_step(st: _State) -> None:
     jac[:, :, 0, 4], jac[:, :, 1, 5] = 1.0, 1.0
     w = np.repeat(st.weights[:, :, None], 2, axis=2).reshape(n, -1)
     j = jac.reshape(n, -1, 6)
-    h = np.einsum("tki,tk,tkj->tij", j, w, j)
-    g = np.einsum("tki,tk,tk->ti", j, w, r.reshape(n, -1))
+    jw = j * w[..., None]
+    h = np.matmul(np.swapaxes(jw, 1, 2), j)
+    g = np.matmul(np.swapaxes(jw, 1, 2), r.reshape(n, -1, 1))[..., 0]
     h += 1e-9 * (st.scale**2)[:, None, None] * np.eye(6)[None]
     delta = -np.linalg.solve(h, g[..., None])[..., 0]
     delta[:, :3] = np.clip(delta[:, :3], -0.3, 0.3)
@@ -234,7 +236,7 @@ def _joint_step(st: _State, smooth: float, frozen: np.ndarray | None = None) -> 
     from scipy.optimize import nnls
 
     shapes = st.shapes()
-    y = np.einsum("tij,tnj->tni", st.rotation, shapes)
+    y = np.matmul(shapes, np.swapaxes(st.rotation, 1, 2))
     n = len(st.obs)
     r = (st.scale[:, None, None] * y[..., :2] + st.translation[:, None, :] - st.obs) / st.scale[:, None, None]
     jp = np.zeros((n, shapes.shape[1], 2, 6))  # pose Jacobian in IOD (pixels / s)
@@ -275,8 +277,9 @@ def _joint_step(st: _State, smooth: float, frozen: np.ndarray | None = None) -> 
 
 def _expression_design(st: _State, rows: np.ndarray) -> np.ndarray:
     """(T, 2N, n) image-plane effect (IOD) of each row (n, N, 3) under every frame's rotation."""
-    rot = np.einsum("tij,knj->tkni", st.rotation[:, :2], rows)  # (T, n, N, 2)
-    return rot.reshape(len(st.obs), rows.shape[0], -1).transpose(0, 2, 1)
+    k, n, _ = rows.shape
+    rot = np.tensordot(st.rotation[:, :2], rows, axes=([2], [2]))  # (T, 2, n, N)
+    return rot.transpose(0, 3, 1, 2).reshape(len(st.obs), 2 * n, k)
 
 
 def _neighbour_mean(z: np.ndarray) -> np.ndarray:
@@ -291,12 +294,14 @@ def _solve_identity(st: _State) -> None:
     pick = np.unique(np.linspace(0, n - 1, min(n, IDENTITY_FRAMES)).round().astype(int))
     model = st.model
     design = _expression_design(st, model.identity)[pick]  # (F, 136, K)
-    shapes = model.template[None] + np.einsum("tj,jnc->tnc", st.z[pick], model.expressions)
+    shapes = model.template[None] + (st.z[pick] @ model.expressions.reshape(N_AUS, -1)).reshape(len(pick), 68, 3)
     pred = project(shapes, st.rotation[pick], np.ones(len(pick)), np.zeros((len(pick), 2)))
     rhs = ((st.obs[pick] - st.translation[pick, None, :]) / st.scale[pick, None, None] - pred).reshape(len(pick), -1)
     w = np.repeat(st.weights[pick], 2, axis=1)
-    h = np.einsum("fki,fk,fkj->ij", design, w, design) / len(pick)
-    g = np.einsum("fki,fk,fk->i", design, w, rhs) / len(pick)
+    flat = design.reshape(-1, design.shape[2])
+    fw = flat * w.reshape(-1, 1)
+    h = fw.T @ flat / len(pick)
+    g = fw.T @ rhs.reshape(-1) / len(pick)
     st.beta = np.linalg.solve(h + IDENTITY_PRIOR * np.eye(model.n_identity), g)
     st.base = np.broadcast_to(model.shape(st.beta), st.base.shape).copy()
 
