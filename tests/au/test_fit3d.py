@@ -189,7 +189,11 @@ def test_turning_head_real_face(turning_clip):
     found = {}
     for name, kw in (("flow", {}), ("abs", {"reference": "absolute"}), ("2d", {"method": "2d"})):
         df = estimate_clip(folder, detector=det, **kw)
-        assert df["frame"].tolist() == list(range(len(z))) and df["success"].all()
+        assert df["frame"].tolist() == list(range(len(z)))
+        if name != "2d":
+            assert df["success"].all() and df["confidence"].min() > 0.8, df["confidence"].tolist()
+        else:  # its residual flags the turned frames (measured: 6 of 16 fail, confidence 0.13-0.34)
+            assert 0 < df["success"].sum() < len(z) - 2
         found[name] = (_corr(z[:, k12], df["AU12"].to_numpy()), _corr(brow_true, df[["AU01", "AU02"]].to_numpy().mean(1)),
                        float(df[other].to_numpy().max()))
     # relative to the first frame with dense flow: AU12 and the brows follow frame by frame and no

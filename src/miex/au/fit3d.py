@@ -79,7 +79,10 @@ RELATIVE_ITERATIONS = 3
 POSE_DAMPING = 1e-4
 #: Weight of each tracked dense point (452 of them) against a landmark's 1.
 DENSE_WEIGHT = 0.3
-#: Whether AU rows ignore the jaw contour (see :func:`_contour_free`).
+#: Whether the AU rows ignore the jaw contour (see :func:`_contour_free`) in the absolute fit.
+#: Against the ICT neutral, a face's own contour (its width, its jaw line as dlib places it)
+#: reads as AU6/AU17/AU26 otherwise (Grace Hopper's absolute AU6 was 1.0 in every frame); the
+#: relative solve keeps the contour, which there moves only with the expression.
 CONTOUR_FREE_AUS = True
 #: Largest intensity the solver may use (outputs are clipped to [0, 1]).
 Z_MAX = 1.5
@@ -391,6 +394,7 @@ def fit_clip(
     if reference != "absolute":
         r = int(reference)
         st.base = np.broadcast_to(_lifted_reference(st, r), st.base.shape).copy()
+        st.rows = st.model.expressions  # against a lifted reference the contour is this face's own
         if tracks is not None:
             _add_tracks(st, np.asarray(tracks, dtype=np.float64), r)
         st.z = np.zeros_like(st.z)
