@@ -10,31 +10,35 @@ Model (weak perspective, one camera per frame), for frame t and landmark i::
 * ``R_t, s_t, tau_t`` rotation, scale and image translation of frame t;
 * ``z_t >= 0`` the AU intensities.
 
-The fit alternates (block coordinate descent, :data:`ITERATIONS` rounds):
+The fit starts from a 2D similarity per frame and :data:`POSE_STEPS` pose-only Gauss-Newton
+steps, then alternates (:data:`ITERATIONS` rounds):
 
-1. pose: Gauss-Newton steps on (rotation vector, scale, translation) per frame, all frames
-   at once (weighted normal equations of 6 unknowns per frame);
-2. AUs: non-negative least squares per frame with a ridge penalty (:data:`RIDGE`) and a
-   temporal penalty pulling ``z_t`` towards the mean of its neighbours' current estimates
-   (:data:`SMOOTH`);
-3. identity: ridge-regularised least squares over (up to :data:`IDENTITY_FRAMES`) frames.
+1. pose and AUs: one joint Gauss-Newton step per frame (:func:`_joint_step`: the pose update is
+   eliminated by projection, ``z >= 0`` solved by NNLS) with a ridge (:data:`RIDGE`), a small
+   L1 penalty (:data:`SPARSITY`) and a temporal penalty pulling ``z_t`` towards the mean of its
+   neighbours' current estimates (:data:`SMOOTH`);
+2. identity: ridge-regularised least squares over (up to :data:`IDENTITY_FRAMES`) frames
+   (:data:`IDENTITY_PRIOR`);
+3. Huber reweighting (:data:`HUBER`) of every landmark from its residual (IOD), so a landmark
+   that dlib misplaces stops pulling the fit (IRLS).
 
-Residuals are measured in IOD (divided by ``s_t``) and reweighted each round with Huber
-weights (:data:`HUBER`), so a landmark that dlib misplaces stops pulling the fit (IRLS).
 dlib's jaw contour (0-16) counts :data:`JAW_WEIGHT`: it is a silhouette, not fixed skin points,
-and slides along the face under yaw.
+and slides along the face under yaw. In the absolute fit it informs pose and identity only
+(:data:`CONTOUR_FREE_AUS`).
 
 ``reference`` selects the intensity the fit reports:
 
 * ``"absolute"``: z against ICT's neutral face with the clip's fitted identity; needs no
   neutral frame (like OpenFace's intensities);
 * an int ``r``: relative to frame ``r`` (the onset of a micro-expression clip): frame r's
-  whole fitted shape (identity + its expression) becomes the neutral and z >= 0 is solved
-  on top of it; row r is zero.
+  whole fitted shape (identity + its expression) plus its landmark residual lifted into 3D
+  becomes the neutral and z >= 0 is solved on top of it; row r is zero. ``tracks`` (dense
+  points followed by optical flow, :mod:`miex.au.flow`) can join this solve.
 
 Per frame the fit reports ``rms`` (robust residual, IOD), ``confidence`` in [0, 1] and
-``success``. Reference: the weak-perspective blendshape tracking of e.g. Cao et al.,
-"FaceWarehouse" (TVCG 2014) and Garrido et al. (ToG 2016), reduced to 68 sparse landmarks.
+``success``. The approach is the landmark-driven blendshape tracking of e.g. Cao et al.,
+"FaceWarehouse: a 3D facial expression database for visual computing" (IEEE TVCG 2014), with a
+weak-perspective camera, reduced to 68 sparse landmarks (plus optional flow tracks).
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def track(ref_rgb: np.ndarray, ref_landmarks: np.ndarray, rgb: np.ndarray, landm
     p0 = reference_points(ref_landmarks) if ref_points is None else ref_points
     crop, size = _crop_transform(np.vstack([p0, ref_landmarks]), iod(ref_landmarks))
     align = similarity(np.asarray(landmarks, dtype=np.float64), np.asarray(ref_landmarks, dtype=np.float64))  # frame -> ref
-    full = np.vstack([crop @ np.vstack([align, [0.0, 0.0, 1.0]])])  # frame -> crop
+    full = crop @ np.vstack([align, [0.0, 0.0, 1.0]])  # frame -> crop
     a = cv2.warpAffine(_gray(ref_rgb), crop, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     b = cv2.warpAffine(_gray(rgb), full, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     args = (None, 0.5, 3, 15, 3, 5, 1.2, 0)
