@@ -204,4 +204,7 @@ def test_cli_aus_estimate(clip_dir, tmp_path, capsys):
     assert main(["aus", "estimate", str(folder), "--out", str(out), "--method", "2d"]) == 0
     assert "relative to frame 1" in capsys.readouterr().out
     assert main(["aus", "estimate", str(folder), "--out", str(out), "--method", "2d", "--reference", "absolute"]) == 2
+    png = tmp_path / "aus.png"
+    assert main(["aus", "estimate", str(folder), "--out", str(out), "--reference", "first", "--plot", str(png)]) == 0
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     assert main(["aus", "estimate", str(tmp_path / "nope"), "--out", str(out)]) == 2

@@ -223,7 +223,7 @@ def frame_number(path: str | os.PathLike[str]) -> int | None:
     return int(runs[-1]) if runs else None
 
 
-def _frame_paths(frames: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Path]:
+def frame_paths(frames: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Path]:
     from miex.faces import IMAGE_SUFFIXES
 
     if isinstance(frames, (str, os.PathLike)):
@@ -286,7 +286,7 @@ def estimate_clip(
     import pandas as pd
 
     method = check_method(method, reference)
-    paths = _frame_paths(frames)
+    paths = frame_paths(frames)
     source = str(frames) if isinstance(frames, (str, os.PathLike)) else str(paths[0].parent)
     skips = SkipLog()
     found = clip_landmarks(paths, detector, skips)
