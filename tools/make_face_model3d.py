@@ -7,7 +7,7 @@ Usage::
 ``ICT-FaceKit/`` is a checkout of github.com/ICT-VGL/ICT-FaceKit (MIT licence; the shipped file
 was made from commit ``da5f95a607f5e6b37755b38d3385d7f2853732e5``). Only vertex positions of
 ``FaceXModel/*.obj`` are read, and only at the 520 dense points of ``dense_points_meta.csv``
-(the first 68 are the iBUG landmarks), so the output is small (~0.3 MB).
+(the first 68 are the iBUG landmarks), so the output is small (74 KiB).
 
 Frame (same as the 2D basis, see ``au_basis/README.md``): origin = midpoint of the two eye
 centres (mean of the landmark vertices 36-41 / 42-47), unit = inter-ocular distance of the
