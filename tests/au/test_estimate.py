@@ -208,3 +208,11 @@ def test_cli_aus_estimate(clip_dir, tmp_path, capsys):
     assert main(["aus", "estimate", str(folder), "--out", str(out), "--reference", "first", "--plot", str(png)]) == 0
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     assert main(["aus", "estimate", str(tmp_path / "nope"), "--out", str(out)]) == 2
+
+
+def test_cli_extract_method_needs_the_estimator(tmp_path, capsys):
+    from miex.cli.main import main
+
+    rc = main(["aus", "extract", "casme2", "--root", str(tmp_path), "--openface-dir", str(tmp_path),
+               "--method", "2d", "--out", str(tmp_path / "aus")])
+    assert rc == 2 and "--method applies to the built-in estimator" in capsys.readouterr().err
