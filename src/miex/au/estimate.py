@@ -243,13 +243,12 @@ def frame_paths(frames: Sequence[str | os.PathLike[str]] | str | os.PathLike[str
     return sorted(paths, key=lambda p: (frame_number(p), p.name))
 
 
-def clip_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None = None) -> list[tuple[Path, np.ndarray]]:
-    """(path, 68 sub-pixel landmarks in source pixels) of every frame with a face (detected
-    per frame, see :func:`precise_landmarks`); others are reported to ``skips``."""
+def iter_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None = None):
+    """Yield (path, RGB frame, 68 sub-pixel landmarks in source pixels) of every frame with a
+    face (detected per frame, see :func:`precise_landmarks`); others go to ``skips``."""
     from miex.faces import FaceDetector, load_image, locate_face
 
     det = detector if detector is not None else FaceDetector()
-    out = []
     for path in paths:
         try:
             rgb = load_image(path)
@@ -258,8 +257,31 @@ def clip_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None =
             if skips is not None:
                 skips.add(path, exc.reason)
             continue
-        out.append((path, precise_landmarks(rgb, box, det)))
-    return out
+        yield path, rgb, precise_landmarks(rgb, box, det)
+
+
+def clip_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None = None) -> list[tuple[Path, np.ndarray]]:
+    """(path, 68 sub-pixel landmarks in source pixels) of every frame with a face (detected
+    per frame, see :func:`precise_landmarks`); others are reported to ``skips``."""
+    return [(path, pts) for path, _, pts in iter_landmarks(paths, detector, skips)]
+
+
+def _landmarks_and_tracks(paths: Sequence[Path], detector, skips: SkipLog, flow: bool):
+    """[(path, landmarks)] and, with ``flow``, the dense-flow tracks (T, 452, 2) from the first
+    frame with a face, computed while each frame is decoded (once)."""
+    from miex.au.flow import reference_points, track
+
+    found, tracks, ref = [], [], None
+    for path, rgb, pts in iter_landmarks(paths, detector, skips):
+        found.append((path, pts))
+        if not flow:
+            continue
+        if ref is None:
+            ref = (rgb, pts, reference_points(pts))
+            tracks.append(ref[2])
+        else:
+            tracks.append(track(ref[0], ref[1], rgb, pts, ref[2]))
+    return found, (np.stack(tracks) if flow and tracks else None)
 
 
 def estimate_clip(
@@ -289,19 +311,13 @@ def estimate_clip(
     paths = frame_paths(frames)
     source = str(frames) if isinstance(frames, (str, os.PathLike)) else str(paths[0].parent)
     skips = SkipLog()
-    found = clip_landmarks(paths, detector, skips)
+    use_flow = (method == "3d" and reference == "first") if flow is None else bool(flow)
+    if use_flow and (method != "3d" or reference != "first"):
+        raise MiexError("dense-flow refinement needs --method 3d and reference 'first'")
+    found, tracks = _landmarks_and_tracks(paths, detector, skips, use_flow)
     if not found:
         raise InputError(source, f"no face found in any of the {len(paths)} frames")
     landmarks = np.stack([pts for _, pts in found])
-    use_flow = (method == "3d" and reference == "first") if flow is None else bool(flow)
-    tracks = None
-    if use_flow:
-        if method != "3d" or reference != "first":
-            raise MiexError("dense-flow refinement needs --method 3d and reference 'first'")
-        from miex.au.flow import clip_tracks
-        from miex.faces import load_image
-
-        tracks = clip_tracks(lambda i: load_image(found[i][0]), landmarks, 0)
     est = estimate_landmarks(landmarks, method=method, reference=reference, tracks=tracks)
     z = np.where(est.success[:, None], est.z, 0.0)
     df = pd.DataFrame(z, columns=list(AU_NAMES))
