@@ -102,8 +102,8 @@ def neighbour_paths(row: Mapping[str, Any], n: int) -> list[str]:
 
 
 def feature_key(row: Mapping[str, Any]) -> str:
-    """Feature-cache key of a sample: subject/clip, onset/apex numbers and a digest of the two
-    frame files' paths, sizes and modification times (a re-rendered clip gets a new key)."""
+    """Feature-cache key of a sample: subject/clip, onset/apex/offset numbers and a digest of the
+    onset and apex files' paths, sizes and modification times (a re-rendered clip gets a new key)."""
     onset, apex = frame_paths(row)
     parts = []
     for p in (onset, apex):
@@ -113,7 +113,9 @@ def feature_key(row: Mapping[str, Any]) -> str:
         except OSError:
             parts.append(os.path.abspath(p))
     digest = hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:12]
-    return f"{row['subject']}/{row['clip']}/o{int(row['onset'])}-a{int(row['apex'])}-{digest}"
+    # the offset too: clip features (flow sequences, LBP-TOP, region clips) cover onset..offset
+    offset = f"-e{int(row['offset'])}" if row.get("offset") is not None else ""
+    return f"{row['subject']}/{row['clip']}/o{int(row['onset'])}-a{int(row['apex'])}{offset}-{digest}"
 
 
 class LazySample(Mapping):
