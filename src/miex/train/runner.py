@@ -361,18 +361,12 @@ def model_factory(config: ExperimentConfig, num_classes: int) -> Callable[[int],
 
 
 def load_model_weights(model: Any, path: str) -> None:
-    """Load a miex checkpoint (``{"model": state_dict, ...}``) or a plain state_dict, strictly."""
-    from miex.train.engine import load_checkpoint
+    """Load an ``init_weights`` file: a miex checkpoint (``{"model": state_dict, ...}``), a plain
+    state_dict, or a partial file with ``init_modules`` (MA2MI pre-training); see
+    :func:`miex.models.weights.load_init_weights`."""
+    from miex.models.weights import load_init_weights
 
-    state = load_checkpoint(Path(path))
-    if state is None:
-        raise MiexError(f"{path}: [model] init_weights: file not found")
-    weights = state.get("model", state)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise MiexError(f"{path}: [model] init_weights do not fit model {model.miex_config['name']!r}: {first}") from None
+    load_init_weights(model, path)
 
 
 def run_experiment(
