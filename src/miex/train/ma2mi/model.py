@@ -16,9 +16,13 @@ below the idea is miex's choice (MA2MI-style), each listed here:
 * **Target** ``Z = LayerNorm_c(target_encoder(f_{t+k}))``: the layer4 map of the future frame by an
   EMA copy of the position encoder (BYOL / I-JEPA style: no gradient, momentum from ``ema`` up to
   1 along a cosine), normalised over channels at every location (I-JEPA).
-* **Predictor** ``g([P, A], k)``: 1x1 conv (2C -> D) + a learned embedding of ``k`` added per
-  channel, ReLU, 3x3 conv (D -> D), ReLU, 1x1 conv (D -> C). It predicts ``Z`` at every location
-  of the map; the loss is the mean squared error. The predictor and the stop-gradient target are
+* **Predictor** ``LayerNorm_c(P) + g([P, A], k)``: the first frame's normalised position map plus
+  a residual ``g``: 1x1 conv (2C -> D) + a learned embedding of ``k`` added per channel, ReLU,
+  3x3 conv (D -> D), ReLU, 1x1 conv (D -> C, zero-initialised, so training starts from "the
+  future frame looks like the first one"). The residual is the *latent motion* from ``f_0`` to
+  ``f_{t+k}``, which only the action branch can supply: the position branch says where and who,
+  the action branch how the face moves. It predicts ``Z`` at every location of the map; the loss
+  is the mean squared error. The predictor and the stop-gradient target are
   the asymmetry that keeps the online encoders from collapsing; ``target_std`` (the spread of
   ``Z`` over a batch; 0 = collapse) is logged to watch it.
 * **Pixel decoder** (optional): transposed convolutions from the *detached* prediction to the
@@ -51,11 +55,13 @@ class Predictor(nn.Module):
         nn.init.normal_(self.k_embed.weight, std=0.02)
         self.mid = nn.Conv2d(width, width, kernel_size=3, padding=1)
         self.out = nn.Conv2d(width, channels, kernel_size=1)
+        nn.init.zeros_(self.out.weight)  # start as "the future looks like the first frame"
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, pos: torch.Tensor, act: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         h = self.inp(torch.cat([pos, act], dim=1)) + self.k_embed(k)[:, :, None, None]
         h = F.relu(self.mid(F.relu(h)))
-        return self.out(h)
+        return normalised_target(pos) + self.out(h)
 
 
 class PixelDecoder(nn.Module):
@@ -114,7 +120,9 @@ class MA2MI(nn.Module):
 
     def target_of(self, frame: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            self.target.eval()  # BatchNorm running statistics of the target are the EMA copies
+            # BatchNorm in the target uses batch statistics, like the online network (BYOL);
+            # its running statistics are overwritten by the online ones at every update
+            self.target.train(self.online.training)
             return normalised_target(self.target.forward_features(frame).float())
 
     @torch.no_grad()

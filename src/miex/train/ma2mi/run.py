@@ -4,8 +4,11 @@ Run folder ``RUN/``:
 
 - ``config.toml``: the config as resolved; ``clips.csv``: the clips used (key, kind, source,
   n_frames, crops = the crop cache file); ``skips.csv``: the skipped clips and why;
-- ``loss.csv``: one row per epoch (``epoch, loss, latent_loss, pixel_loss, target_std, lr, ema,
-  pairs, seconds, pairs_per_s, data_share``; ``data_share`` is the fraction of the epoch spent
+- ``loss.csv``: one row per epoch (``epoch, loss, latent_loss, pixel_loss, target_std, copy_loss,
+  lr, ema, pairs, seconds, pairs_per_s, data_share``; ``target_std`` is the spread of the
+  normalised target over a batch (near 0 = collapse); ``copy_loss`` is the loss of the baseline
+  that predicts the target of frame t itself (nothing moves), so ``latent_loss < copy_loss`` means
+  the predictor extrapolates the motion; ``data_share`` is the fraction of the epoch spent
   waiting for batches); ``steps.csv``: the loss of every step; ``learning_curve.png``;
 - ``checkpoints/resume.pt``: everything needed to continue (online and target networks,
   optimiser, step, history), written atomically every ``checkpoint_every`` epochs and at the
@@ -132,6 +135,8 @@ def plot_curve(history: pd.DataFrame, steps: pd.DataFrame, path: Path) -> None:
     if len(steps):
         ax.plot(steps["epoch_float"], steps["loss"], lw=0.6, alpha=0.5, label="step")
     ax.plot(history["epoch"], history["loss"], "o-", label="epoch mean")
+    if "copy_loss" in history:
+        ax.plot(history["epoch"], history["copy_loss"], "s--", label="copy-frame-t baseline")
     ax.set_xlabel("epoch")
     ax.set_ylabel("latent prediction loss (MSE)")
     ax.set_title("MA2MI-style pre-training")
@@ -179,8 +184,9 @@ def _step(net, ddp, batch, device, config: PretrainConfig, amp: bool) -> tuple[t
         pixel = F.l1_loss(image.float(), fk)
         loss = loss + pixel
     std = target.std(dim=0).mean() if target.shape[0] > 1 else torch.zeros((), device=device)
+    copy = F.mse_loss(net.target_of(ft), target)  # baseline: "nothing moves after frame t"
     return loss, {"latent_loss": float(latent.detach()), "pixel_loss": float(pixel.detach()),
-                  "target_std": float(std.detach())}
+                  "target_std": float(std.detach()), "copy_loss": float(copy)}
 
 
 def _epoch(net, ddp, optimizer, loader, device, config: PretrainConfig, epoch: int, step: int, total: int,
@@ -190,7 +196,7 @@ def _epoch(net, ddp, optimizer, loader, device, config: PretrainConfig, epoch: i
     from miex.train.ma2mi.model import ema_momentum, lr_at
 
     t_cfg, amp = config["train"], bool(config["train"]["amp"]) and device.type == "cuda"
-    sums = {"loss": 0.0, "latent_loss": 0.0, "pixel_loss": 0.0, "target_std": 0.0}
+    sums = {"loss": 0.0, "latent_loss": 0.0, "pixel_loss": 0.0, "target_std": 0.0, "copy_loss": 0.0}
     n_batches, n_pairs, waited, lr, momentum = 0, 0, 0.0, t_cfg["lr"], config["ma2mi"]["ema"]
     start = time.perf_counter()
     ready = start
@@ -306,6 +312,7 @@ def pretrain_ma2mi(config: PretrainConfig, out: str | os.PathLike[str], *, overw
                     _write_logs(out, history, steps_log)
                 if not quiet and dist_ctx.is_main:
                     print(f"ma2mi epoch {epoch + 1}/{t_cfg['epochs']}: loss {row['loss']:.4f} "
+                          f"(copy baseline {row['copy_loss']:.4f}) "
                           f"target_std {row['target_std']:.3f} {row['pairs_per_s']:.1f} pairs/s")
             dist_ctx.barrier()
             if dist_ctx.is_main and a_cfg["pixel_decoder"]:
