@@ -146,3 +146,21 @@ def test_pair_sampling_is_seeded_and_in_range(videos, tmp_path):
     # DDP shards cover every sample, each rank the same number of steps
     shards = [epoch_order(len(pairs), 7, 0, r, 2) for r in range(2)]
     assert len(shards[0]) == len(shards[1]) and set(shards[0]) | set(shards[1]) == set(range(len(pairs)))
+
+
+def test_shipped_ma2mi_configs_validate_and_agree():
+    """configs/ma2mi: the pre-training configs validate, and every recognition config builds a
+    MIACNet of the size/width its init_weights file will have."""
+    from miex.train.experiment import load_config as load_experiment
+
+    folder = Path(__file__).resolve().parents[2] / "configs" / "ma2mi"
+    pre = {p.stem: load_config(p) for p in folder.glob("pretrain_*.toml")}
+    runs = {p.stem: load_experiment(p) for p in folder.glob("*.toml") if not p.name.startswith("pretrain_")}
+    assert len(pre) == 2 and set(runs) == {"casme2_5class_loso", "samm_5class_loso", "mmew_6class_loso"}
+    assert "mmew" not in pre["pretrain_ckplus_oulu"]["data"]["datasets"]
+    for name, cfg in runs.items():
+        assert cfg.model["name"] == "miacnet" and cfg.data["label_scheme"] == "native"
+        assert cfg.protocol["val_fraction"] == 0.0  # last epoch, no test-set selection
+        source = "pretrain_ckplus_oulu" if cfg.data["dataset"] == "mmew" else "pretrain_ckplus_oulu_mmew"
+        assert cfg.model["image_size"] == pre[source]["model"]["size"]
+        assert cfg.model["width"] == pre[source]["model"]["width"]
