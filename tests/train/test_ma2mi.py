@@ -164,3 +164,21 @@ def test_shipped_ma2mi_configs_validate_and_agree():
         source = "pretrain_ckplus_oulu" if cfg.data["dataset"] == "mmew" else "pretrain_ckplus_oulu_mmew"
         assert cfg.model["image_size"] == pre[source]["model"]["size"]
         assert cfg.model["width"] == pre[source]["model"]["width"]
+
+
+def test_torchrun_ddp_on_cpu(videos, tmp_path):
+    """Two processes under torchrun (gloo): each takes half of every epoch, rank 0 writes the run."""
+    import os
+    import subprocess
+    import sys
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    run = tmp_path / "ddp"
+    done = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "miex", "pretrain", "ma2mi",
+                           "--videos", str(videos), "--out", str(run), "--epochs", "2", "--size", "32", "--width", "4",
+                           "--device", "cpu", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loss = pd.read_csv(run / "loss.csv")
+    assert list(loss["epoch"]) == [1, 2] and (loss["pairs"] == 3 * 8).all()  # both ranks' shares counted
+    check_init_weights(create("miacnet", image_size=32, width=4), run / "checkpoints" / "last.pt")

@@ -231,6 +231,19 @@ def _epoch(net, ddp, optimizer, loader, device, config: PretrainConfig, epoch: i
     return row, step
 
 
+def _reduce_row(row: dict[str, float], device: torch.device, world: int) -> None:
+    """Under DDP: the epoch means over all ranks, the pairs summed (in place)."""
+    import torch.distributed as dist
+
+    keys = ["loss", "latent_loss", "pixel_loss", "target_std", "copy_loss"]
+    values = torch.tensor([row[k] for k in keys] + [row["pairs"]], dtype=torch.float64, device=device)
+    dist.all_reduce(values)
+    for i, key in enumerate(keys):
+        row[key] = float(values[i]) / world
+    row["pairs"] = int(values[-1])
+    row["pairs_per_s"] = row["pairs"] / max(row["seconds"], 1e-9)
+
+
 def _write_logs(out: Path, history: list[dict], steps: list[dict]) -> None:
     hist, st = pd.DataFrame(history), pd.DataFrame(steps)
     write_text(out / "loss.csv", hist.to_csv(index=False))
@@ -297,8 +310,7 @@ def pretrain_ma2mi(config: PretrainConfig, out: str | os.PathLike[str], *, overw
                     row, step = _epoch(net, ddp, optimizer, _loader(pairs, order, config), device, config, epoch,
                                        step, total, progress and dist_ctx.is_main, steps_log)
                 if dist_ctx.distributed:
-                    row["pairs"] *= dist_ctx.world_size
-                    row["pairs_per_s"] *= dist_ctx.world_size
+                    _reduce_row(row, device, dist_ctx.world_size)
                 history.append(row)
                 done = epoch + 1 == t_cfg["epochs"]
                 if dist_ctx.is_main and (done or (epoch + 1) % t_cfg["checkpoint_every"] == 0):
