@@ -115,3 +115,22 @@ def test_mae_dataset_clips(tmp_path):
 def test_no_source_is_an_error(tmp_path):
     with pytest.raises(MiexError, match="no clip source"):
         collect_clips([], [], cache_dir=tmp_path)
+
+
+def test_synth_clip_folders_are_clips(tmp_path):
+    """`miex synth --frames clip` output: one clip per sample folder (the lists/ folder holds none)."""
+    from miex.synth.config import SynthConfig
+    from miex.synth.runner import run_synth
+
+    out = tmp_path / "synth"
+    run_synth(SynthConfig(faces="builtin", out=str(out), ids=2, sources=("expert",), size=64, frames="clip", seed=0),
+              progress=False)
+    refs = find_clips(out)
+    samples = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name not in ("lists",) and
+                     not p.name.startswith("."))
+    assert sorted(r.key.split("/", 1)[1] for r in refs) == samples and all(r.kind == "frames" for r in refs)
+    skips = SkipLog(echo=False)
+    clips = collect_clips([out], settings=ClipSettings(size=48), cache_dir=tmp_path / "cache", skips=skips,
+                          progress=False)
+    assert len(clips) == len(samples) and not len(skips)
+    assert all(c.n_frames == len(r.frames) for c, r in zip(clips, refs))
