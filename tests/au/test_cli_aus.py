@@ -142,12 +142,38 @@ def test_sample_mie_from_csv_folder(tmp_path, openface_csv, capsys):
     assert _sha(out) == _sha(again)
 
     excl = tmp_path / "excl.parquet"
-    assert main([*args[:-1], str(excl), "--exclude-subjects", "casme2/sub02,s1"]) == 0
+    assert main([*args[:-1], str(excl), "--exclude-subjects", "casme2/sub02,smic/s1"]) == 0
     subjects = set(read_pool(excl)["au_subject"])
     assert not subjects & {"casme2/sub02", "smic/s1"}
     capsys.readouterr()
-    assert main([*args[:-1], str(excl), "--exclude-subjects", "sub01,s2"]) == 2
+    assert main([*args[:-1], str(excl), "--exclude-subjects", "casme2/sub01,smic/s2"]) == 2
     assert "no usable clips of class 1 (positive)" in capsys.readouterr().err
+    # a bare id is no identity: without --dataset it is refused, not matched against every dataset
+    assert main([*args[:-1], str(excl), "--exclude-subjects", "sub01"]) == 2
+    err = capsys.readouterr().err
+    assert "subject 'sub01' has no dataset" in err and "--dataset" in err and "Traceback" not in err
+
+
+def test_bare_subject_pool_is_refused(tmp_path, openface_csv, capsys):
+    """An index without a dataset column gives no traceable subjects: refused in one line;
+    --dataset qualifies every subject."""
+    csv_dir = tmp_path / "openface"
+    gen = np.random.default_rng(1)
+    rows = []
+    for i, (subject, label) in enumerate([("sub01", 0), ("sub02", 1), ("sub03", 2)] * 2):
+        openface_csv(csv_dir / f"c{i}.csv", gen.uniform(0, 1, size=(8, 17)))
+        rows.append(f"c{i},{subject},{label},1,5,")
+    index = tmp_path / "index.csv"
+    index.write_text("clip,subject,label,onset,apex,offset\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "pool.parquet"
+    base = ["aus", "sample", "--source", "mie", "--csv-dir", str(csv_dir), "--index", str(index),
+            "--per-class", "4", "--out", str(out)]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "subject 'sub01' has no dataset" in err and "dataset column" in err
+    assert not out.exists()
+    assert main([*base, "--dataset", "casme2"]) == 0
+    assert set(read_pool(out)["au_subject"]) == {"casme2/sub01", "casme2/sub02", "casme2/sub03"}
 
 
 def test_sample_mae_from_csv_folder(tmp_path, openface_csv, capsys):

@@ -281,18 +281,23 @@ def test_mie_reuse_factor(make_ramp_table):
 
 def test_mie_exclude_subjects(make_ramp_table):
     clips = _mie_clips(make_ramp_table)
-    pool = MiESource(clips, exclude_subjects=["casme2/sub02", "s1"]).sample(200, rng(0, "excl"))
+    pool = MiESource(clips, exclude_subjects=["casme2/sub02", "smic/s1"]).sample(200, rng(0, "excl"))
     subjects = set(pool["au_subject"])
-    assert "casme2/sub02" not in subjects
-    assert not {"smic/s1"} & subjects  # bare entry matches every dataset
+    assert not {"casme2/sub02", "smic/s1"} & subjects
     assert {"casme2/sub01", "casme2/sub03", "samm/006", "smic/s2"} <= subjects
     with pytest.raises(MiexError, match="class 1"):
         MiESource(clips, exclude_subjects=["casme2/sub01", "smic/s1"]).sample(5, rng(0, "excl"))
-    # a subject already qualified in the clip is still caught by a bare entry
+    # a subject already qualified in the clip matches its qualified entry exactly
     qualified = [_mk(make_ramp_table, "q", "casme2/sub07", 0, 6, dataset="casme2"), *clips]
-    pool = MiESource(qualified, exclude_subjects=["sub07"]).sample(50, rng(0, "excl"))
+    pool = MiESource(qualified, exclude_subjects=["casme2/sub07"]).sample(50, rng(0, "excl"))
     assert "casme2/sub07" not in set(pool["au_subject"])
     assert "casme2/sub01" in set(pool["au_subject"])
+    # one identity rule: a bare entry is refused, never matched against every dataset
+    with pytest.raises(MiexError, match="subject 's1' has no dataset"):
+        MiESource(clips, exclude_subjects=["s1"])
+    # and so is a clip without a dataset
+    with pytest.raises(MiexError, match="has no dataset"):
+        MiESource([_mk(make_ramp_table, "bare", "sub09", 0, 6, dataset=""), *clips])
 
 
 def test_mae_exclude_subjects(make_ramp_table):

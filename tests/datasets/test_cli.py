@@ -91,7 +91,7 @@ def test_show(trees, capsys):
     assert main(["datasets", "show", "samm", "--root", str(trees["samm"].root), "--native"]) == 0
     out = capsys.readouterr().out
     assert "other=1" in out
-    assert main(["datasets", "show", "casme3"]) == 2
+    assert main(["datasets", "show", "casme9"]) == 2
     assert "unknown dataset" in capsys.readouterr().err
 
 

@@ -62,7 +62,7 @@ def test_explicit_config_argument(tmp_path):
     "text, message",
     [
         ("[roots\ncasme2 = 1", "invalid TOML"),
-        ('[roots]\ncasme3 = "/x"\n', "unknown dataset 'casme3'"),
+        ('[roots]\ncasme9 = "/x"\n', "unknown dataset 'casme9'"),
         ("[roots]\ncasme2 = 3\n", "non-empty path string"),
         ('roots = "x"\n', r"\[roots\] must be a table"),
     ],

@@ -300,7 +300,7 @@ def test_fold_pools_leave_out_test_subjects(estimated, trees_with_motion, tmp_pa
 
     # --exclude-subjects: one pool without them
     rc, _, err = run("aus", "pools", "--index", str(out / "casme2" / "index.csv"), "--pool", "mie", "--per-class",
-                     "6", "--reuse", "1", "--exclude-subjects", "sub02", "--out", str(tmp_path / "ex"))
+                     "6", "--reuse", "1", "--exclude-subjects", "casme2/sub02", "--out", str(tmp_path / "ex"))
     assert rc == 0, err
     assert set(read_pool(tmp_path / "ex" / "pool.parquet")["au_subject"]) == everyone - {"casme2/sub02"}
 

@@ -259,7 +259,7 @@ def test_registry(trees):
     assert isinstance(ds, CkPlus)
     assert isinstance(load_dataset("smic-hs", trees["smic"].root), SmicHS)
     with pytest.raises(MiexError, match="unknown dataset"):
-        load_dataset("casme3", trees["casme2"].root)
+        load_dataset("casme9", trees["casme2"].root)
     with pytest.raises(MiexError, match="no root configured for casme2"):
         load_dataset("casme2")
     with pytest.raises(MiexError, match="does not exist"):

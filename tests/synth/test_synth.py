@@ -142,6 +142,24 @@ def test_video_variants(face_folder, mie_pool, tmp_path):
     assert motion[int(row["apex_index"])] > motion[-1] and motion[int(row["apex_index"])] > motion[1]
     capture = cv2.VideoCapture(str(clip / row["dir"] / "clip.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == int(row["n_frames"])
+    # read back through the dataset API, the apex is the manifest's apex_index, not the last
+    # (neutral again) frame
+    from miex.datasets import MiexSynthetic
+
+    ds = MiexSynthetic(clip)
+    assert len(ds) == len(manifest) and not ds.validate()
+    for i in range(len(ds)):
+        sample = ds[i]
+        apex_change = np.abs(sample["apex"].astype(float) - sample["onset"].astype(float)).mean()
+        last = cv2.cvtColor(cv2.imread(str(clip / ds.samples.iloc[i]["clip"] / f"{int(manifest.iloc[i]['n_frames']) - 1}.jpg")),
+                            cv2.COLOR_BGR2RGB)
+        assert apex_change > 0.05
+        assert apex_change > 1.5 * np.abs(last.astype(float) - sample["onset"].astype(float)).mean()
+    # an incomplete sample folder is a reported problem, not a silently wrong apex
+    (clip / manifest.iloc[0]["dir"] / "0.jpg").unlink()
+    ds = MiexSynthetic(clip)
+    assert len(ds) == len(manifest) - 1
+    assert [p.kind for p in ds.validate()] == ["incomplete_clip"]
 
 
 def test_ray_path_matches_local(face_folder, expert_set, tmp_path):

@@ -1,10 +1,11 @@
-"""A learnable micro-expression fixture in the real dataset layouts (section 7 of issue 6).
+"""A learnable micro-expression fixture in the real dataset layouts.
 
-Subjects are aligned crops of the two real face photos that ship with installed packages
-(scikit-image's astronaut, matplotlib's Grace Hopper), their mirrors, and variants with another
-crop margin and colour/gamma shifts. Clips are rendered by miex's warp generator with a
-class-specific AU pattern at micro-expression intensity (each AU drawn in [0.15, 0.3]; design.md
-uses U[0.1, 0.3] for MiE-X), plus a weak random distractor AU (<= 0.1):
+Subjects are eight *different* real people (:mod:`miex.testing.people`: faces of scikit-image's
+LFW subset, de-duplicated by dlib's face embedding), recorded at 640x480 with the face a part of
+the frame at a per-person position and scale, drifting by about a pixel over each clip. Clips are
+rendered by miex's warp generator with a class-specific AU pattern at micro-expression intensity
+(each AU drawn in [0.15, 0.3]; design.md uses U[0.1, 0.3] for MiE-X), plus a weak random
+distractor AU (<= 0.1):
 
 - negative: AU4 + AU7 (brow lowerer, lid tightener)
 - positive: AU6 + AU12 (cheek raiser, lip-corner puller)
@@ -12,39 +13,28 @@ uses U[0.1, 0.3] for MiE-X), plus a weak random distractor AU (<= 0.1):
 
 Frames rise linearly from neutral (onset) to the apex and fall back (short clips). The trees
 are written by ``miex.testing.write_megc_composite_fixture`` with a custom official list, so
-the real CASME II / SAMM / SMIC-HS loaders and the MEGC2019 composite read them.
+the real CASME II / SAMM / SMIC-HS loaders and the MEGC2019 composite read them, and training
+goes through the face-crop stage as it does on real recordings.
 
-The MiE-X set for direct deployment is made by ``miex synth`` (expert AUs) from *other* face
-images: rotated, blurred and colour-shifted versions of the two photos (only two real people
-ship offline, so "other faces" are other photos of them, aligned with another margin).
+The MiE-X set for direct deployment is made by ``miex synth`` (expert AUs) from *other* people:
+the two real photos that ship offline (scikit-image's astronaut, matplotlib's Grace Hopper),
+rotated, blurred and colour-shifted. No test subject's face is ever a training face.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from miex.au.space import z_from_mapping
-from miex.seeding import rng
 
-CLASS_AUS = {0: ("AU04", "AU07"), 1: ("AU06", "AU12"), 2: ("AU01", "AU02", "AU05")}
-DISTRACTORS = ("AU14", "AU17", "AU10", "AU45", "AU25")
-INTENSITY = (0.15, 0.3)
-
-#: composite subject -> (photo, mirror, margin, colour)
-SUBJECTS: dict[tuple[str, str], tuple[str, bool, float, str]] = {
-    ("casme2", "sub01"): ("astronaut", False, 0.10, "none"),
-    ("casme2", "sub02"): ("grace_hopper", False, 0.10, "none"),
-    ("casme2", "sub03"): ("astronaut", True, 0.10, "none"),
-    ("samm", "006"): ("grace_hopper", True, 0.10, "none"),
-    ("samm", "007"): ("astronaut", False, 0.14, "warm"),
-    ("samm", "009"): ("grace_hopper", False, 0.14, "warm"),
-    ("smic", "s1"): ("astronaut", True, 0.07, "gamma"),
-    ("smic", "s2"): ("grace_hopper", True, 0.07, "gamma"),
-}
+#: The composite subjects of the fixture: each is a different person.
+SUBJECTS: tuple[tuple[str, str], ...] = (
+    ("casme2", "sub01"), ("casme2", "sub02"), ("casme2", "sub03"),
+    ("samm", "006"), ("samm", "007"), ("samm", "009"),
+    ("smic", "s1"), ("smic", "s2"),
+)
 
 
 def photo(name: str) -> np.ndarray:
@@ -66,44 +56,13 @@ def recolour(rgb: np.ndarray, kind: str) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def subject_faces(size: int) -> dict[tuple[str, str], object]:
-    """Aligned faces of the composite subjects (detected once per photo variant)."""
-    from miex.faces import detect_face
-
-    out = {}
-    for key, (name, mirror, margin, colour) in SUBJECTS.items():
-        img = photo(name)
-        if mirror:
-            img = np.ascontiguousarray(img[:, ::-1])
-        face = detect_face(img, size=size, margin=margin)
-        out[key] = dataclasses.replace(face, image=recolour(face.image, colour))
-    return out
-
-
 def frame_source(size: int, seed: int = 0):
-    """A ``miex.testing`` frame source rendering the class patterns on the subject faces."""
-    from miex.generators import create_generator
-    from miex.testing.frames import motion_weights
+    """A ``miex.testing`` frame source: 640x480 recordings of a different real person per
+    composite subject (:mod:`miex.testing.people`), the class patterns of :data:`miex.testing.people.CLASS_AUS`.
+    ``size`` is unused (kept for callers): the frames have the datasets' real size."""
+    from miex.testing.people import recording_source
 
-    generator = create_generator("warp")
-    faces = subject_faces(size)
-    prepared = {key: generator.prepare(face) for key, face in faces.items()}
-    keys = sorted(prepared)
-
-    def source(info, n_frames: int) -> list[np.ndarray]:
-        key = (info.dataset, info.subject)
-        if key not in prepared:  # clips the composite drops (extras of the fixture writer)
-            key = keys[int(rng(seed, info.dataset, info.subject).integers(len(keys)))]
-        gen = rng(seed, "clip", info.dataset, info.subject, info.clip)
-        label = info.label if info.label in CLASS_AUS else 0
-        apex = {au: float(gen.uniform(*INTENSITY)) for au in CLASS_AUS[label]}
-        distractor = DISTRACTORS[int(gen.integers(len(DISTRACTORS)))]
-        apex[distractor] = apex.get(distractor, 0.0) + float(gen.uniform(0.0, 0.1))
-        z = z_from_mapping(apex)
-        zs = motion_weights(n_frames, info.apex_index)[:, None] * z[None, :]
-        return [np.ascontiguousarray(f, dtype=np.uint8) for f in generator.render_many(prepared[key], zs)]
-
-    return source
+    return recording_source(list(SUBJECTS), seed=seed)
 
 
 def official_list(clips_per_class: int) -> str:

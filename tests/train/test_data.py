@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from miex.models import create
-from miex.train import data as train_data
+from miex.preprocess import crop as preprocess_crop
 from miex.train.data import Augment, SampleDataset, center_params, draw_params, make_loader, transform_frames
 
 
@@ -93,7 +93,7 @@ def test_flow_features_cached_without_decoding(samples, tmp_path, monkeypatch):
     def no_decoding(path):
         raise AssertionError(f"decoded {path} although its features are cached")
 
-    monkeypatch.setattr(train_data, "read_frame", no_decoding)
+    monkeypatch.setattr(preprocess_crop, "read_frame", no_decoding)
     again = SampleDataset(samples, spec, feature_cache=tmp_path, flow_method="farneback")
     assert again.prepare(workers=2) == (12, 0)
     assert np.array_equal(again.load(0), x)

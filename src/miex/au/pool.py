@@ -126,7 +126,20 @@ def validate_pool(df: pd.DataFrame, *, where: object = "pool") -> pd.DataFrame:
         raise InputError(where, "AU columns contain missing or non-numeric values")
     if aus.size and (aus.min() < 0.0 or aus.max() > 1.0):
         raise InputError(where, f"AU values outside [0, 1] (min {aus.min():.3g}, max {aus.max():.3g})")
+    _check_provenance(out, where)
     return out
+
+
+def _check_provenance(pool: pd.DataFrame, where: object) -> None:
+    """Rows drawn from real clips (``mae``, ``mie``) must name a dataset-qualified subject: the
+    leakage exclusion of a fold matches ``au_subject`` exactly (:mod:`miex.subjects`)."""
+    from miex.subjects import is_qualified
+
+    real = pool[pool["source"] != "expert"]
+    bare = sorted({s for s in real["au_subject"] if not is_qualified(s)})
+    if bare:
+        raise InputError(where, f"au_subject {bare[0]!r} has no dataset ({len(bare)} such subject(s)); "
+                                "rebuild the pool with --dataset NAME or a dataset column in the index")
 
 
 def _check_sequence(seq: object, row: int, where: object) -> list[list[float]]:

@@ -38,10 +38,10 @@ Real micro-expressions (``MiESource``)
     class are shuffled, and each is used for ``reuse`` consecutive samples (default 5, as in
     the MiE-X code) before the next; after the last pair a fresh shuffle starts.
 
-``exclude_subjects`` (MaE and MiE) removes every clip of the listed subjects before anything
-is drawn. An entry with a dataset (``casme2/sub01``) matches that subject only; a bare entry
-(``sub01``) matches that subject in every dataset. If a class is left without clips, a
-:class:`MiexError` says so.
+Subjects are dataset-qualified (``casme2/sub01``, :mod:`miex.subjects`): a clip without a
+dataset is refused, since its AUs could not be traced back to a test subject later.
+``exclude_subjects`` (MaE and MiE) removes every clip of the listed (qualified) subjects before
+anything is drawn. If a class is left without clips, a :class:`MiexError` says so.
 
 Labels: 0 negative, 1 positive, 2 surprise (:data:`miex.au.space.LABEL_NAMES`). Clips may give
 ints or emotion words (:func:`parse_label`).
@@ -60,6 +60,7 @@ import pandas as pd
 from miex.au.pool import APEX_COLUMNS, ONSET_COLUMNS, SEQUENCE_COLUMN, make_pool
 from miex.au.space import AU_NAMES, LABEL_NAMES, N_AUS, au_index
 from miex.errors import InputError, MiexError, SkipLog
+from miex.subjects import qualify, require_qualified, split_subject
 
 # --------------------------------------------------------------------------------------------
 # Labels
@@ -98,12 +99,8 @@ def parse_label(value: object, *, clip: str = "") -> tuple[int, str]:
 
 
 def qualified_subject(dataset: str, subject: str) -> str:
-    """``casme2/sub01`` from ``("casme2", "sub01")``; unchanged if already qualified or no dataset."""
-    subject = str(subject).strip()
-    dataset = str(dataset).strip()
-    if not dataset or "/" in subject:
-        return subject
-    return f"{dataset}/{subject}"
+    """``casme2/sub01`` from ``("casme2", "sub01")`` (see :func:`miex.subjects.qualify`)."""
+    return qualify(dataset, subject)
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,12 +265,7 @@ class Clip:
 
     @property
     def qualified_subject(self) -> str:
-        return qualified_subject(self.dataset, self.subject)
-
-
-def _excluded(clip: Clip, exclude: set[str]) -> bool:
-    qualified = clip.qualified_subject
-    return qualified in exclude or qualified.rsplit("/", 1)[-1] in exclude
+        return qualify(self.dataset, self.subject, where=self.name)
 
 
 @dataclass
@@ -287,11 +279,12 @@ class _ClipSource:
     source = ""
 
     def __init__(self, clips: Sequence[Clip], *, exclude_subjects: Iterable[str] = (), skips: SkipLog | None = None):
-        self.exclude_subjects = {str(s).strip() for s in exclude_subjects if str(s).strip()}
+        self.exclude_subjects = {require_qualified(s, where="exclude_subjects")
+                                 for s in exclude_subjects if str(s).strip()}
         self.excluded: list[Clip] = []
         self.by_class: dict[int, list[_Pair]] = {label: [] for label in LABEL_NAMES}
         for clip in clips:
-            if _excluded(clip, self.exclude_subjects):
+            if clip.qualified_subject in self.exclude_subjects:
                 self.excluded.append(clip)
                 continue
             try:
@@ -508,8 +501,9 @@ def clips_from_index(
                 raise InputError(where, "empty clip name")
             if not rec["subject"]:
                 raise InputError(where, "empty subject")
-            ds = rec.get("dataset", "") or dataset
-            key = f"{ds}/{rec['subject']}/{rec['clip']}"  # CASME II reuses clip names across subjects
+            # a subject without a dataset is refused (not skipped): its AUs could not be traced
+            ds, local = split_subject(qualify(rec.get("dataset", "") or dataset, rec["subject"], where=where))
+            key = f"{ds}/{local}/{rec['clip']}"  # CASME II reuses clip names across subjects
             if key in seen:
                 raise InputError(where, "duplicate clip")
             frames = {k: _frame_number(rec.get(k, ""), k, where) for k in ("onset", "apex", "offset")}
@@ -523,7 +517,7 @@ def clips_from_index(
             except InputError as exc:
                 raise InputError(where, f"unusable OpenFace CSV: {exc.path}: {exc.reason}") from None
             clips.append(
-                Clip(clip=rec["clip"], subject=rec["subject"], label=label, emotion=emotion, aus=aus,
+                Clip(clip=rec["clip"], subject=local, label=label, emotion=emotion, aus=aus,
                      dataset=ds, **frames)
             )
             seen.add(key)

@@ -128,7 +128,7 @@ def _add_sample(aus_sub: argparse._SubParsersAction) -> None:
     g.add_argument("--index", type=Path, default=None, metavar="INDEX.csv", help="clip index (format below)")
     g.add_argument("--dataset", default="", help="dataset name for index rows without one")
     g.add_argument("--exclude-subjects", default="", metavar="A,B",
-                   help="subjects that must not feed the pool (casme2/sub01 or bare sub01)")
+                   help="subjects that must not feed the pool (casme2/sub01; a bare sub01 takes --dataset)")
     g.add_argument("--min-confidence", type=float, default=None,
                    help="drop OpenFace rows below this tracking confidence (default 0.8)")
     g.add_argument("--alpha", type=float, default=None, help="mae: apex window start, fraction of n (default 0.3)")
@@ -168,6 +168,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from miex.au.sources import ExpertSource, MaESource, MiESource, clips_from_index
     from miex.errors import SkipLog
     from miex.seeding import rng
+    from miex.subjects import qualify_all
 
     _check_options(args)
     generator = rng(args.seed, "aus", args.source)
@@ -179,7 +180,7 @@ def run_sample(args: argparse.Namespace) -> int:
         clips = clips_from_index(
             args.index, args.csv_dir, dataset=args.dataset, min_confidence=args.min_confidence, skips=skips
         )
-        exclude = [s.strip() for s in args.exclude_subjects.split(",") if s.strip()]
+        exclude = sorted(qualify_all(args.exclude_subjects.split(","), args.dataset, where="--exclude-subjects"))
         if args.source == "mae":
             source = MaESource(clips, alpha=_opt(args.alpha, 0.3), beta=_opt(args.beta, 0.5),
                                exclude_subjects=exclude, skips=skips)

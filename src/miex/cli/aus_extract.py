@@ -35,7 +35,7 @@ sources:
                       -fdir` does: img100.jpg before img46.jpg) or numeric.
   (default)           the built-in landmark AU estimator: micro-expression datasets use the
                       onset as neutral and the frames onset..offset; macro-expression
-                      datasets (ckplus, oulu, mmew --part macro) all frames, the first neutral.
+                      datasets (ckplus, oulu, mmew/casme3 --part macro) all frames, the first neutral.
 
 output:
   OUTDIR/<dataset>/<subject>/<clip>.csv   frame, AU01 ... AU45 (z in [0, 1], native frame numbers)
@@ -81,7 +81,7 @@ def _pool_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     g.add_argument("--fold-file", type=Path, default=None, metavar="F",
                    help="CSV subject,fold: one leakage-free pool per fold")
     g.add_argument("--exclude-subjects", default="", metavar="A,B",
-                   help="subjects left out of every pool (casme2/sub01 or bare sub01)")
+                   help="dataset-qualified subjects left out of every pool (casme2/sub01)")
     g.add_argument("--alpha", type=float, default=0.3, help="mae: apex window start, fraction of n (default 0.3)")
     g.add_argument("--beta", type=float, default=0.5, help="mae: apex window end, fraction of n (default 0.5)")
     g.add_argument("--reuse", type=int, default=5, help="mie: consecutive samples per AU pair (default 5)")
@@ -92,14 +92,15 @@ def _add_extract(aus_sub: argparse._SubParsersAction) -> None:
         "extract",
         help="per-clip AU tables of a real dataset (OpenFace CSVs or the landmark estimator), optionally pools",
         description="Extract per-clip AU tables from a real dataset (CASME II, SAMM, SMIC-HS, MMEW, CK+, "
-        "Oulu-CASIA, megc2019) and optionally build z^MiE / z^MaE pools for `miex synth`.",
+        "Oulu-CASIA, CAS(ME)^3, 4DME, megc2019) and optionally build z^MiE / z^MaE pools for `miex synth`.",
         epilog=_EXTRACT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dataset", metavar="DATASET", help="casme2, samm, smic, mmew, ckplus, oulu or megc2019")
+    p.add_argument("dataset", metavar="DATASET", help="casme2, samm, smic, mmew, ckplus, oulu, casme3, 4dme or megc2019")
     p.add_argument("--root", type=Path, default=None, help="dataset root (default: the configured one)")
     p.add_argument("--config", default=None, metavar="FILE", help="datasets.toml to read instead of the default")
-    p.add_argument("--part", choices=["micro", "macro"], default=None, help="mmew: micro (default) or macro part")
+    p.add_argument("--part", choices=["micro", "macro"], default=None,
+                   help="mmew, casme3: micro (default) or macro part")
     p.add_argument("--out", required=True, type=Path, metavar="OUTDIR", help="output folder of the AU tables")
     p.add_argument("--openface-dir", type=Path, default=None, metavar="DIR", help="folder of OpenFace CSVs")
     p.add_argument("--openface-order", choices=["lexical", "numeric"], default="lexical",
@@ -145,8 +146,8 @@ def _load(args: argparse.Namespace):
         raise MiexError("miex aus extract reads real datasets; `miex` synthetic sets already carry their AUs")
     kw = {}
     if args.part is not None:
-        if name != "mmew":
-            raise MiexError("--part applies to mmew only")
+        if name not in ("mmew", "casme3"):
+            raise MiexError("--part applies to mmew and casme3 only")
         kw["part"] = args.part
     if name == "megc2019":
         if args.root is not None:

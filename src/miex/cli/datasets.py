@@ -1,15 +1,17 @@
 """``miex datasets``: what the configured dataset copies hold.
 
 ``miex datasets check [--config FILE] [--no-decode] [--strict]``
-    One row per dataset (casme2, samm, smic, mmew, ckplus, oulu, and the megc2019 composite):
+    One row per dataset (casme2, samm, smic, mmew, ckplus, oulu, casme3, 4dme, and the megc2019
+    composite):
     root, found?, clips, 3-class samples, subjects, problems; then a short list of the problems
     (missing clips, bad annotation rows, unreadable frames, ...). Roots come from
     ``~/.config/miex/datasets.toml`` (``$MIEX_CONFIG``, ``$XDG_CONFIG_HOME``) section ``[roots]``,
     overridden by ``MIEX_<NAME>_ROOT``. Exit status 0; with ``--strict`` 1 when any dataset has
     problems or a configured root is missing.
 
-``miex datasets show NAME [--root DIR] [--config FILE] [-n N] [--native]``
-    Class counts and the first ``N`` samples of one dataset.
+``miex datasets show NAME [--root DIR] [--config FILE] [-n N] [--native | --scheme SCHEME]``
+    Class counts and the first ``N`` samples of one dataset (``--scheme``: a dataset's own label
+    scheme, e.g. CAS(ME)^3 ``4class``, ``7class`` or ``objective``).
 
 ``miex datasets crop NAME [--root DIR] [--method mie-x|meb] [--size 128] [--frames clip|pair|all]``
     Face crops of every clip into the crop cache (``$MIEX_CACHE_DIR/crops``): the MiE-X way (one
@@ -32,7 +34,7 @@ EXAMPLES_PER_KIND = 3
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "datasets",
-        help="check the configured real datasets (CASME II, SAMM, SMIC-HS, MMEW, CK+, Oulu-CASIA)",
+        help="check the configured real datasets (CASME II, SAMM, SMIC-HS, MMEW, CK+, Oulu-CASIA, CAS(ME)^3, 4DME)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -43,14 +45,16 @@ def register(subparsers: Any) -> None:
     check.add_argument("--strict", action="store_true", help="exit 1 when any dataset has problems")
     check.set_defaults(func=check_handler)
     show = sub.add_parser("show", help="class counts and the first samples of one dataset")
-    show.add_argument("name", help="casme2, samm, smic, mmew, ckplus, oulu, megc2019 or miex")
+    show.add_argument("name", help="casme2, samm, smic, mmew, ckplus, oulu, casme3, 4dme, megc2019 or miex")
     show.add_argument("--root", metavar="DIR", help="dataset root (default: the configured one)")
     show.add_argument("--config", metavar="FILE", help="datasets.toml to read instead of the default")
     show.add_argument("-n", type=int, default=10, metavar="N", help="samples to list (default 10)")
     show.add_argument("--native", action="store_true", help="native label scheme instead of 3-class")
+    show.add_argument("--scheme", metavar="SCHEME", default=None,
+                      help="a label scheme of the dataset (3class, native; casme3 also 4class, 7class, objective)")
     show.set_defaults(func=show_handler)
     crop = sub.add_parser("crop", help="face crops of every clip into the crop cache (MiE-X or MEB way)")
-    crop.add_argument("name", help="casme2, samm, smic, mmew, ckplus or oulu")
+    crop.add_argument("name", help="casme2, samm, smic, mmew, ckplus, oulu, casme3 or 4dme")
     crop.add_argument("--root", metavar="DIR", help="dataset root (default: the configured one)")
     crop.add_argument("--method", choices=["mie-x", "meb"], default="mie-x",
                       help="mie-x: one box from the onset frame; meb: eye alignment of the onset (default mie-x)")
@@ -187,7 +191,7 @@ def show_handler(args: argparse.Namespace) -> int:
     from miex.datasets.config import get_root
 
     name = canonical_name(args.name)
-    scheme = "native" if args.native else "3class"
+    scheme = args.scheme or ("native" if args.native else "3class")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if name == "megc2019":

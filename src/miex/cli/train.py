@@ -46,6 +46,8 @@ def handler(args: argparse.Namespace) -> int:
         config.raw["pretrain"]["device"] = args.device
     if args.dry_run:
         table = dry_run(config)
+        for note in dict.fromkeys(table.attrs.get("notes", [])):
+            print(note)
         with pd.option_context("display.max_rows", None, "display.width", 200):
             shown = table if table["run"].astype(bool).any() else table.drop(columns="run")
             print(shown.to_string(index=False))

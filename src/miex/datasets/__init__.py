@@ -25,7 +25,9 @@ from miex.datasets.base import (
     read_frame,
 )
 from miex.datasets.casme2 import Casme2
+from miex.datasets.casme3 import Casme3
 from miex.datasets.ckplus import CkPlus
+from miex.datasets.fourdme import FourDME
 from miex.datasets.config import ROOT_NAMES, config_path, get_root, load_roots, root_settings
 from miex.datasets.megc2019 import EXPECTED_COUNTS, Megc2019Composite, counts_table, read_official_list
 from miex.datasets.mmew import Mmew
@@ -43,6 +45,8 @@ DATASETS: dict[str, type[MiexDataset]] = {
     "mmew": Mmew,
     "ckplus": CkPlus,
     "oulu": OuluCasia,
+    "casme3": Casme3,
+    "4dme": FourDME,
     "megc2019": Megc2019Composite,
     "miex": MiexSynthetic,
 }
@@ -57,6 +61,12 @@ ALIASES: dict[str, str] = {
     "oulu-casia": "oulu",
     "oulu_casia": "oulu",
     "ouluasia": "oulu",
+    "cas(me)3": "casme3",
+    "cas(me)^3": "casme3",
+    "casme^3": "casme3",
+    "casme_3": "casme3",
+    "fourdme": "4dme",
+    "4d-me": "4dme",
     "composite": "megc2019",
     "compmie": "megc2019",
     "megc": "megc2019",
@@ -75,7 +85,7 @@ def canonical_name(name: str) -> str:
 
 def load_dataset(name: str, root: str | Path | dict[str, Any] | None = None, **kw: Any) -> MiexDataset:
     """Construct a dataset by name (``casme2``, ``samm``, ``smic``, ``mmew``, ``ckplus``, ``oulu``,
-    ``megc2019``, ``miex``). ``root=None`` uses the configured root. For ``megc2019``, ``root`` may
+    ``casme3``, ``4dme``, ``megc2019``, ``miex``). ``root=None`` uses the configured root. For ``megc2019``, ``root`` may
     be a dict ``{"casme2": ..., "samm": ..., "smic": ...}``; missing entries come from the config."""
     key = canonical_name(name)
     cls = DATASETS[key]
@@ -94,9 +104,11 @@ def load_dataset(name: str, root: str | Path | dict[str, Any] | None = None, **k
 __all__ = [
     "ALIASES",
     "Casme2",
+    "Casme3",
     "CkPlus",
     "DATASETS",
     "EXPECTED_COUNTS",
+    "FourDME",
     "Megc2019Composite",
     "MiexDataset",
     "MiexSynthetic",

@@ -19,12 +19,13 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from miex.errors import InputError, MiexError
+from miex.subjects import local_id, make_subject
 
 #: Columns every ``samples`` DataFrame starts with, in this order.
 SAMPLE_COLUMNS: tuple[str, ...] = (
@@ -117,6 +118,31 @@ def list_frames(folder: str | Path) -> list[str]:
         if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
     ]
     return [str(p) for p in sorted(files, key=natural_key)]
+
+
+def frame_file(frames: Sequence[str], number: int) -> str:
+    """The file of native frame ``number`` among a clip's ``frames``; the nearest frame when it is
+    not on disk (``validate()`` reports such clips as ``missing_frame``, and training warns)."""
+    frames = list(frames)
+    if not frames:
+        raise MiexError("clip has no frames")
+    numbers = [frame_number(f) for f in frames]
+    if number in numbers:
+        return frames[numbers.index(number)]
+    valid = [(abs(n - number), i) for i, n in enumerate(numbers) if n is not None]
+    return frames[min(valid)[1]] if valid else frames[0]
+
+
+def clip_files(row: Mapping[str, Any]) -> list[str]:
+    """A samples row's frames from onset to offset (inclusive, by frame number); all frames when
+    that range is empty or the row has no offset."""
+    frames = list(row["frames"])
+    try:
+        lo, hi = int(row["onset"]), int(row["offset"])
+    except (KeyError, TypeError, ValueError):
+        return frames
+    inside = [f for f in frames if (n := frame_number(f)) is not None and lo <= n <= hi]
+    return inside or frames
 
 
 def read_frame(path: str | Path) -> np.ndarray:
@@ -236,6 +262,15 @@ class MiexDataset:
     THREE_CLASS_MAP: dict[str, int] = {}
     #: the native classes (lower case), in label order
     NATIVE_CLASSES: tuple[str, ...] = ()
+    #: further label schemes of this dataset: name -> class names in label order (CAS(ME)^3's
+    #: ``4class``/``7class``); :meth:`_scheme_index` gives a clip's index in each
+    EXTRA_SCHEMES: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def frames_cropped(self) -> bool:
+        """True when the frames on disk are already face crops (the ``cropped`` column:
+        ``[data] crop = "auto"`` leaves them as they are)."""
+        return False
 
     def __init__(
         self,
@@ -245,8 +280,9 @@ class MiexDataset:
         mode: str = "pair",
         transform: Callable[[dict], dict] | None = None,
     ) -> None:
-        if label_scheme not in LABEL_SCHEMES:
-            raise MiexError(f"label_scheme must be one of {', '.join(LABEL_SCHEMES)}, got {label_scheme!r}")
+        schemes = (*LABEL_SCHEMES, *self.EXTRA_SCHEMES)
+        if label_scheme not in schemes:
+            raise MiexError(f"{self.name}: label_scheme must be one of {', '.join(schemes)}, got {label_scheme!r}")
         if mode not in MODES:
             raise MiexError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.label_scheme = label_scheme
@@ -278,6 +314,10 @@ class MiexDataset:
         key = str(native_label).strip().lower()
         return self.NATIVE_CLASSES.index(key) if key in self.NATIVE_CLASSES else -1
 
+    def _scheme_index(self, scheme: str, record: dict[str, Any]) -> int:
+        """A clip's class index in one of :attr:`EXTRA_SCHEMES` (-1: outside it)."""
+        raise NotImplementedError
+
     # ----------------------------------------------------------------- helpers for subclasses
     def _resolve_root(self, root: str | Path | None) -> Path:
         from miex.datasets.config import get_root
@@ -291,7 +331,7 @@ class MiexDataset:
         self._problems.append(Problem(self.name, clip, kind, message))
 
     def _subject(self, local: str) -> str:
-        return f"{self.name}/{local}"
+        return make_subject(self.name, local)
 
     def _clip_record(
         self,
@@ -449,28 +489,36 @@ class MiexDataset:
         df = pd.DataFrame.from_records(kept) if kept else pd.DataFrame(columns=base_cols)
         if "dataset" not in df.columns:
             df.insert(0, "dataset", self.name)
+        if "cropped" not in df.columns:
+            df["cropped"] = bool(self.frames_cropped)
         df["label3"] = [self._label3(v) for v in df["native_label"]]
         df["native_index"] = [self._native_index(v) for v in df["native_label"]]
-        for col in ("onset", "apex", "offset", "label3", "native_index"):
+        extra = [f"label_{s}" for s in self.EXTRA_SCHEMES]
+        for scheme, col in zip(self.EXTRA_SCHEMES, extra):
+            df[col] = [self._scheme_index(scheme, rec) for rec in df.to_dict("records")]
+        for col in ("onset", "apex", "offset", "label3", "native_index", *extra):
             df[col] = df[col].astype("int64")
         return df.reset_index(drop=True)
 
     def _select(self, annotations: pd.DataFrame) -> pd.DataFrame:
-        column = "label3" if self.label_scheme == "3class" else "native_index"
+        column = {"3class": "label3", "native": "native_index"}.get(self.label_scheme, f"label_{self.label_scheme}")
         df = annotations[annotations[column] >= 0].copy()
         df["label"] = df[column].astype("int64")
-        extra = [c for c in df.columns if c not in SAMPLE_COLUMNS and c not in ("label3", "native_index")]
+        internal = {"label3", "native_index", *(f"label_{s}" for s in self.EXTRA_SCHEMES)}
+        extra = [c for c in df.columns if c not in SAMPLE_COLUMNS and c not in internal]
         return df[list(SAMPLE_COLUMNS) + extra].reset_index(drop=True)
 
     @staticmethod
     def local_key(subject: str, clip: str) -> str:
         """``casme2/sub01``, ``EP02_01f`` -> ``sub01/EP02_01f`` (the ``clip`` of a :class:`Problem`)."""
-        return f"{subject.split('/', 1)[-1]}/{clip}"
+        return f"{local_id(subject)}/{clip}"
 
     # ----------------------------------------------------------------- public API
     @property
     def classes(self) -> tuple[str, ...]:
         """Class names of the current label scheme, in label order."""
+        if self.label_scheme in self.EXTRA_SCHEMES:
+            return self.EXTRA_SCHEMES[self.label_scheme]
         return THREE_CLASSES if self.label_scheme == "3class" else self.NATIVE_CLASSES
 
     @property
@@ -492,23 +540,14 @@ class MiexDataset:
         )
 
     def frame_path(self, row: pd.Series | dict, number: int) -> str:
-        """The file of native frame ``number`` in a clip; the nearest frame when it is not on disk
-        (``validate()`` reports such clips as ``missing_frame``)."""
-        frames = list(row["frames"])
-        if not frames:
+        """The file of native frame ``number`` in a clip (:func:`frame_file`)."""
+        if not list(row["frames"]):
             raise InputError(f"{row['subject']}/{row['clip']}", "clip has no frames")
-        numbers = [frame_number(f) for f in frames]
-        if number in numbers:
-            return frames[numbers.index(number)]
-        valid = [(abs(n - number), i) for i, n in enumerate(numbers) if n is not None]
-        return frames[min(valid)[1]] if valid else frames[0]
+        return frame_file(row["frames"], number)
 
     def clip_paths(self, row: pd.Series | dict) -> list[str]:
-        """Frames from onset to offset (inclusive, by frame number); all frames if that is empty."""
-        frames = list(row["frames"])
-        lo, hi = int(row["onset"]), int(row["offset"])
-        inside = [f for f in frames if (n := frame_number(f)) is not None and lo <= n <= hi]
-        return inside or frames
+        """Frames from onset to offset (:func:`clip_files`)."""
+        return clip_files(row)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -len(self) <= index < len(self):

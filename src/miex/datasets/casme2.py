@@ -53,6 +53,10 @@ class Casme2(MiexDataset):
         self.annotations_file = Path(annotations_file) if annotations_file else None
         super().__init__(root, **kw)
 
+    @property
+    def frames_cropped(self) -> bool:
+        return getattr(self, "variant_found", "") == "cropped"
+
     def frames_dir(self) -> Path:
         variants = ("raw", "cropped") if self.variant == "auto" else (self.variant,)
         for v in variants:

@@ -9,11 +9,14 @@ The config file is TOML with one section::
     mmew = "/data/MMEW"
     ckplus = "/data/CK+"
     oulu = "/data/Oulu-CASIA"
+    casme3 = "/data/CASME3"      # the folder holding part_A/ (annotation/ and data/)
+    4dme = "/data/4DME"          # the folder holding the label file and gray_micro/
 
 Its path is ``--config FILE`` where a command offers it, else ``$MIEX_CONFIG``, else
 ``$XDG_CONFIG_HOME/miex/datasets.toml``, else ``~/.config/miex/datasets.toml``. Relative roots are
 relative to the config file. Environment variables ``MIEX_CASME2_ROOT``, ``MIEX_SAMM_ROOT``,
-``MIEX_SMIC_ROOT``, ``MIEX_MMEW_ROOT``, ``MIEX_CKPLUS_ROOT``, ``MIEX_OULU_ROOT`` override the file.
+``MIEX_SMIC_ROOT``, ``MIEX_MMEW_ROOT``, ``MIEX_CKPLUS_ROOT``, ``MIEX_OULU_ROOT``, ``MIEX_CASME3_ROOT``,
+``MIEX_4DME_ROOT`` override the file.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from miex.errors import MiexError
 
 #: Datasets whose roots are configured (in ``miex datasets check`` order).
-ROOT_NAMES: tuple[str, ...] = ("casme2", "samm", "smic", "mmew", "ckplus", "oulu")
+ROOT_NAMES: tuple[str, ...] = ("casme2", "samm", "smic", "mmew", "ckplus", "oulu", "casme3", "4dme")
 #: Other spellings accepted in the config file.
 ALIASES: dict[str, str] = {
     "casme_ii": "casme2",
@@ -36,6 +39,9 @@ ALIASES: dict[str, str] = {
     "ck": "ckplus",
     "oulu_casia": "oulu",
     "oulu-casia": "oulu",
+    "cas(me)3": "casme3",
+    "casme_3": "casme3",
+    "fourdme": "4dme",
 }
 
 

@@ -45,8 +45,8 @@ OpenFace CSVs the user already has (``openface_dir``)
 The built-in landmark estimator (:func:`miex.au.estimate.estimate_clip`, the default)
     Micro-expression datasets: only the frames from the onset to the offset (to the apex when
     an annotation puts the apex after the offset), with the onset frame as the neutral
-    reference. Macro-expression datasets (CK+, Oulu-CASIA, MMEW macro part): every frame, the
-    first one neutral. A clip whose onset/first frame has no face is skipped (no neutral
+    reference. Macro-expression datasets (CK+, Oulu-CASIA, the MMEW and CAS(ME)^3 macro parts):
+    every frame, the first one neutral. A clip whose onset/first frame has no face is skipped (no neutral
     reference, checked first); other frames without a face are left out of the table (the
     estimator names each on stderr).
 
@@ -80,21 +80,23 @@ import pandas as pd
 
 from miex.au.space import AU_NAMES
 from miex.errors import InputError, MiexError, SkipLog
+from miex.subjects import local_id as local_subject
+from miex.subjects import require_qualified
 
 #: Columns of ``index.csv`` (the clip-index format of ``miex aus sample``).
 INDEX_COLUMNS: tuple[str, ...] = ("clip", "subject", "label", "dataset", "onset", "apex", "offset", "csv")
 OPENFACE_ORDERS: tuple[str, ...] = ("lexical", "numeric")
 POOL_KINDS: tuple[str, ...] = ("mie", "mae")
-#: Datasets whose clips are macro-expressions (MMEW only with ``part="macro"``).
+#: Datasets whose clips are macro-expressions (MMEW and CAS(ME)^3 only with ``part="macro"``).
 MACRO_DATASETS: frozenset[str] = frozenset({"ckplus", "oulu"})
 EXTRACT_VERSION = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
 def is_macro(dataset) -> bool:
-    """True for macro-expression datasets (CK+, Oulu-CASIA, MMEW's macro part)."""
+    """True for macro-expression datasets (CK+, Oulu-CASIA, the macro parts of MMEW and CAS(ME)^3)."""
     name = getattr(dataset, "name", str(dataset))
-    return name in MACRO_DATASETS or (name == "mmew" and getattr(dataset, "part", "micro") == "macro")
+    return name in MACRO_DATASETS or getattr(dataset, "part", "micro") == "macro"
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,6 @@ class ExtractSettings:
 
 # --------------------------------------------------------------------------------------------
 # helpers
-
-
-def local_subject(subject: str) -> str:
-    """``casme2/sub01`` -> ``sub01``."""
-    return str(subject).split("/", 1)[-1]
 
 
 def _safe(name: str) -> str:
@@ -429,10 +426,6 @@ def read_folds(path: str | os.PathLike[str]) -> pd.DataFrame:
     return read_fold_file(path)
 
 
-def _subject_matches(qualified: str, entries: set[str]) -> bool:
-    return qualified in entries or qualified.rsplit("/", 1)[-1] in entries
-
-
 def _fold_name(fold: str) -> str:
     return _safe(str(fold))
 
@@ -479,7 +472,7 @@ def build_pools(
     usable = [c for c in clips if id(c) in usable_ids]
     if not usable:
         raise MiexError(f"no usable clips for a {kind} pool")
-    extra = {str(s).strip() for s in exclude_subjects if str(s).strip()}
+    extra = {require_qualified(s, where="exclude_subjects") for s in exclude_subjects if str(s).strip()}
     subjects = sorted({c.qualified_subject for c in usable})
 
     plan: list[tuple[str, set[str], Path]] = []
@@ -488,7 +481,7 @@ def build_pools(
         plan.append(("all", set(), out_dir / "pool.parquet"))
     else:
         listed = set(folds["subject"])
-        if not any(_subject_matches(s, listed) for s in subjects):
+        if not listed & set(subjects):
             raise MiexError(
                 "no subject of the fold file matches a clip subject "
                 f"(fold file: {', '.join(sorted(listed)[:3])}, ...; clips: {', '.join(subjects[:3])}, ...); "
@@ -507,7 +500,7 @@ def build_pools(
         except MiexError as exc:
             failures.append(f"fold {fold}: {exc}" if fold != "all" else str(exc))
             continue
-        leaked = sorted({s for s in pool["au_subject"] if _subject_matches(s, exclude)})
+        leaked = sorted(set(pool["au_subject"]) & exclude)
         if leaked:  # pragma: no cover - guarded by the sources' exclusion
             raise MiexError(f"fold {fold}: excluded subjects {', '.join(leaked)} reached the pool")
         write_pool(pool, path)

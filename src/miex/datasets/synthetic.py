@@ -6,7 +6,8 @@ Layout::
                                               emotion, onset_AU*, apex_AU*, au_dataset, au_subject,
                                               au_clip, onset_frame, apex_frame, generator, seed
     ROOT/<faceid>_<source>_<label>/0.jpg      onset
-                                   1.jpg      apex (or 0.jpg ... 9.jpg for videos; apex = last)
+                                   1.jpg      apex (or 0.jpg ... 9.jpg for videos, or a whole
+                                              clip: the manifest's apex_index is the apex)
 
 The subject is the face identity (``miex/<face_id>``, plus a ``face_id`` column), so that
 subject-wise protocols group all samples of one face. The provenance columns of the manifest
@@ -25,8 +26,15 @@ import pandas as pd
 
 from miex.datasets.base import SAMPLE_COLUMNS, MiexDataset, frame_number, list_frames
 from miex.errors import MiexError
+from miex.subjects import is_qualified
 
 _DIR_NAME = re.compile(r"(?P<face>.+)_(?P<source>[A-Za-z0-9]+)_(?P<label>[012])")
+#: Columns a manifest must have (``apex_index`` / ``n_frames`` are used when present).
+MANIFEST_REQUIRED: tuple[str, ...] = ("dir", "face_id", "label")
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and value != value) and str(value) != ""
 
 
 class MiexSynthetic(MiexDataset):
@@ -37,6 +45,10 @@ class MiexSynthetic(MiexDataset):
     THREE_CLASS_MAP: dict[str, int] = {}
     NATIVE_CLASSES: tuple[str, ...] = ()
 
+    @property
+    def frames_cropped(self) -> bool:
+        return True  # miex synth writes aligned face crops
+
     def __init__(self, root: str | Path, **kw: Any) -> None:
         if root is None:
             raise MiexError("MiexSynthetic needs the miex synth output folder as root")
@@ -44,50 +56,79 @@ class MiexSynthetic(MiexDataset):
 
     def _scan(self) -> list[dict[str, Any]]:
         manifest = self.root / "manifest.parquet"
-        if manifest.is_file():
-            try:
-                table = pd.read_parquet(manifest)
-            except Exception as exc:  # noqa: BLE001 - corrupt parquet
-                raise MiexError(f"{manifest}: cannot read manifest: {type(exc).__name__}: {exc}") from None
-            missing = {"dir", "face_id", "label"} - set(table.columns)
-            if missing:
-                raise MiexError(f"{manifest}: missing columns {', '.join(sorted(missing))}")
-        else:
-            table = self._table_from_folders()
+        table = self._read_manifest(manifest) if manifest.is_file() else self._table_from_folders()
         if "emotion" not in table.columns:
             table["emotion"] = table["label"].map({0: "negative", 1: "positive", 2: "surprise"})
         emotions = sorted({str(e) for e in table["emotion"].dropna()})
         self.NATIVE_CLASSES = tuple(e.lower() for e in emotions)
         records = []
         for row in table.to_dict("records"):
-            face = str(row["face_id"])
-            clip = str(row["dir"]).rstrip("/")
-            key = f"{face}/{clip}"
-            try:
-                label = int(row["label"])
-            except (TypeError, ValueError):
-                label = -1
-            if label not in (0, 1, 2):
-                self._problem(key, "malformed_row", f"manifest label {row['label']!r} is not 0, 1 or 2; row skipped")
-                continue
-            folder = self.root / clip
-            frames = list_frames(folder)
-            extra = {k: v for k, v in row.items() if k not in SAMPLE_COLUMNS and k not in ("dir", "label", "emotion")}
-            extra["manifest_label"] = label
-            rec = self._clip_record(
-                local_subject=face,
-                clip=clip,
-                folder=folder,
-                native_label=str(row.get("emotion", "")),
-                onset=frame_number(frames[0]) if frames else None,
-                apex=frame_number(frames[-1]) if frames else None,
-                offset=None,
-                **extra,
-            )
+            rec = self._sample_record(row)
             if rec is not None:
-                rec["face_id"] = face
                 records.append(rec)
         return records
+
+    def _read_manifest(self, manifest: Path) -> pd.DataFrame:
+        """The manifest, its schema checked; provenance subjects must be dataset-qualified."""
+        try:
+            table = pd.read_parquet(manifest)
+        except Exception as exc:  # noqa: BLE001 - corrupt parquet
+            raise MiexError(f"{manifest}: cannot read manifest: {type(exc).__name__}: {exc}") from None
+        missing = sorted(set(MANIFEST_REQUIRED) - set(table.columns))
+        if missing:
+            raise MiexError(f"{manifest}: not a miex synth manifest (missing columns {', '.join(missing)})")
+        if "au_subject" in table.columns:
+            real = table[table.get("source", pd.Series("", index=table.index)).astype(str) != "expert"]
+            bare = sorted({str(s) for s in real["au_subject"].fillna("") if not is_qualified(str(s))})
+            if bare:
+                raise MiexError(f"{manifest}: au_subject {bare[0]!r} has no dataset ({len(bare)} such subject(s)); "
+                                "the leakage exclusion needs dataset-qualified subjects: rebuild the AU pool "
+                                "with --dataset NAME (or a dataset column) and re-run miex synth")
+        return table
+
+    def _sample_record(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """One sample folder as a clip record. The manifest's ``apex_index`` and ``n_frames``
+        decide the apex and check the folder (``--frames clip`` sets end back at neutral, so the
+        last frame is no apex); without them (a released MiE-X folder) the apex is the last frame."""
+        face = str(row["face_id"])
+        clip = str(row["dir"]).rstrip("/")
+        key = f"{face}/{clip}"
+        try:
+            label = int(row["label"])
+        except (TypeError, ValueError):
+            label = -1
+        if label not in (0, 1, 2):
+            self._problem(key, "malformed_row", f"manifest label {row['label']!r} is not 0, 1 or 2; row skipped")
+            return None
+        folder = self.root / clip
+        frames = list_frames(folder) if folder.is_dir() else []
+        apex_index = len(frames) - 1
+        if _given(row.get("n_frames")):
+            if len(frames) != int(row["n_frames"]) and frames:
+                self._problem(key, "incomplete_clip", f"{folder} holds {len(frames)} frame(s), the manifest says "
+                                                      f"{int(row['n_frames'])}; sample skipped")
+                return None
+        if _given(row.get("apex_index")):
+            apex_index = int(row["apex_index"])
+            if frames and not 0 <= apex_index < len(frames):
+                self._problem(key, "malformed_row", f"apex_index {apex_index} outside the {len(frames)} frame(s) "
+                                                    f"of {folder}; sample skipped")
+                return None
+        extra = {k: v for k, v in row.items() if k not in SAMPLE_COLUMNS and k not in ("dir", "label", "emotion")}
+        extra["manifest_label"] = label
+        rec = self._clip_record(
+            local_subject=face,
+            clip=clip,
+            folder=folder,
+            native_label=str(row.get("emotion", "")),
+            onset=frame_number(frames[0]) if frames else None,
+            apex=frame_number(frames[apex_index]) if frames else None,
+            offset=frame_number(frames[-1]) if frames else None,
+            **extra,
+        )
+        if rec is not None:
+            rec["face_id"] = face
+        return rec
 
     def _table_from_folders(self) -> pd.DataFrame:
         rows = []

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 class Entry:
     method: str
     uf1: float          # fraction in [0, 1]
-    uar: float
-    protocol: str       # "LOSO" | "3-fold"
+    uar: float | None   # None where the source gives no UAR
+    protocol: str       # "LOSO" | "3-fold" | "LOSO, 4 classes" | "CASME II -> SMIC-HS" ...
     citation: str
     optimistic: bool = False   # test-set epoch selection
     note: str = ""
+    classes: int = 3    # number of classes of the task
 
 
 _LOSO = "LOSO (68 subjects)"
@@ -64,4 +65,33 @@ PROTOCOL_NOTE = (
     "lower, so compare a run with the leaderboard only under the same protocol. Several published "
     "codes select each fold's best epoch on its test subjects (marked optimistic); in the MEB study "
     "this raised STSTNet's composite F1 from 0.713 to 0.774."
+)
+
+
+_ISSUE14 = "as cited in miex issue 14 (the paper's figure, not re-checked against the paper by miex)"
+#: CAS(ME)^3 Part A (Li et al., TPAMI 2022), published results. Only figures miex could trace are
+#: listed; reports show the entries with the run's number of classes.
+CASME3_LOSO: tuple[Entry, ...] = (
+    Entry("Ra-ICL", 0.7585, None, "CAS(ME)^3 Part A, 3 classes", _ISSUE14, classes=3,
+          note="UAR not given in the cited figure"),
+    Entry("D-FACE", 0.6807, 0.6469, "CAS(ME)^3 Part A, 4 classes", _ISSUE14, classes=4),
+)
+
+#: Cross-dataset MER (train on one dataset, test on another, e.g. CASME II -> SMIC-HS), published
+#: results with their protocol. Empty until figures are checked against their papers: the
+#: domain-adaptation literature (e.g. TGSR, Jiang et al., ICPR 2022; the CDMER benchmark of Zong
+#: et al.) reports them with hand-crafted features and its own class mappings, so each entry must
+#: name its source/target sets, classes and metric.
+CROSS_DATASET: tuple[Entry, ...] = ()
+
+CASME3_NOTE = (
+    "CAS(ME)^3 figures are for Part A under each paper's own protocol and preprocessing; the 3-class "
+    "task leaves out 'others', the 4-class task keeps it. Compare a run only with entries of its "
+    "number of classes."
+)
+CROSS_DATASET_NOTE = (
+    "Cross-dataset runs train on whole datasets and test on another one: no test subject is seen in "
+    "training, and the two datasets differ in cameras, frame rates and annotators, so scores are far "
+    "below within-dataset LOSO ones. No published cross-dataset figure has been checked into miex's "
+    "leaderboard yet."
 )

@@ -188,34 +188,46 @@ def json_safe(obj: Any) -> Any:
 
 # ----------------------------------------------------------------------------- leaderboard
 def _leaderboard_section(m: dict[str, Any]) -> dict[str, Any]:
-    """This run's "all" rows placed among published results (only when it is on the composite)."""
-    run_rows = []
-    if m["composite"]:
-        for sel, entry in m["selections"].items():
-            a = entry["parts"]["all"]
-            run_rows.append({
-                "method": f"this run ({entry['label']})",
-                "uf1": a["uf1"]["mean"],
-                "uar": a["uar"]["mean"],
-                "protocol": m["protocol"]["label"],
-                "optimistic": entry["optimistic"],
-                "this_run": True,
-            })
+    """This run's "all" rows placed among published results: the composite tables when it is on
+    the composite, the CAS(ME)^3 table (entries with the run's number of classes) when it is on
+    CAS(ME)^3 alone, the cross-dataset table for a cross-dataset protocol."""
+    run_rows = _run_rows(m) if m["composite"] else []
 
     def table(entries: tuple[lb.Entry, ...]) -> list[dict[str, Any]]:
-        rows = [
-            {"method": e.method, "uf1": e.uf1, "uar": e.uar, "protocol": e.protocol, "optimistic": e.optimistic,
-             "this_run": False, "citation": e.citation, "note": e.note}
-            for e in entries
-        ]
-        return sorted(rows + run_rows, key=lambda r: -r["uf1"])
+        return sorted(_published(entries) + run_rows, key=lambda r: -r["uf1"])
 
-    return {
+    out = {
         "composite_loso": table(lb.COMPOSITE_LOSO),
         "miex_table1": table(lb.MIEX_TABLE1),
         "run_placed": bool(run_rows),
         "note": lb.PROTOCOL_NOTE,
     }
+    if m["parts"] == ["casme3"]:
+        entries = tuple(e for e in lb.CASME3_LOSO if e.classes == m["n_classes"])
+        placed = _run_rows(m)
+        out["casme3"] = sorted(_published(entries) + placed, key=lambda r: -r["uf1"])
+        out["casme3_placed"] = bool(placed)
+    if str(m["protocol"].get("kind", "")).lower().startswith("cross"):
+        out["cross_dataset"] = sorted(_published(lb.CROSS_DATASET) + _run_rows(m), key=lambda r: -r["uf1"])
+    return out
+
+
+def _published(entries: tuple[lb.Entry, ...]) -> list[dict[str, Any]]:
+    return [
+        {"method": e.method, "uf1": e.uf1, "uar": e.uar, "protocol": e.protocol, "optimistic": e.optimistic,
+         "this_run": False, "citation": e.citation, "note": e.note, "classes": e.classes}
+        for e in entries
+    ]
+
+
+def _run_rows(m: dict[str, Any]) -> list[dict[str, Any]]:
+    """This run's "all" rows, one per selection, for a leaderboard table."""
+    return [
+        {"method": f"this run ({entry['label']})", "uf1": entry["parts"]["all"]["uf1"]["mean"],
+         "uar": entry["parts"]["all"]["uar"]["mean"], "protocol": m["protocol"]["label"],
+         "optimistic": entry["optimistic"], "this_run": True}
+        for entry in m["selections"].values()
+    ]
 
 
 # ----------------------------------------------------------------------------- MEGC log
@@ -416,7 +428,8 @@ def _leader_table(rows: list[dict[str, Any]]) -> Table:
     out, emph, muted = [], [], []
     for r in rows:
         name = r["method"] + (" — optimistic" if r["optimistic"] and not r["this_run"] else "")
-        out.append([name, f"{r['uf1']:.3f}", f"{r['uar']:.3f}", r["protocol"], r.get("citation", "miex")])
+        uar = "–" if r["uar"] is None else f"{r['uar']:.3f}"
+        out.append([name, f"{r['uf1']:.3f}", uar, r["protocol"], r.get("citation", "miex")])
         emph.append(r["this_run"])
         muted.append(r["optimistic"])
     return Table(["Method", "UF1", "UAR", "Protocol", "Source"], out, emph, muted)
@@ -473,13 +486,23 @@ def report_blocks(m: dict[str, Any]) -> list[tuple[str, Any]]:
                      "composite (a fixture or a partial copy): a placement in the tables is only illustrative.")
     else:
         note += (" This run is not on the MEGC2019 composite (parts: " + ", ".join(m["parts"])
-                 + "), so it is not placed in the tables below; they are context only.")
+                 + "), so it is not placed in the composite tables below; they are context only.")
+        if m["leaderboard"].get("casme3_placed"):
+            note += " It is placed in the CAS(ME)^3 table."
     b.append(("p", note))
     b.append(("h3", "MEGC2019 composite (CompMiE), LOSO, full composite"))
     b.append(("table", _leader_table(m["leaderboard"]["composite_loso"])))
     b.append(("h3", "MiE-X paper, Table 1 (CompMiE, subject-wise 3-fold, Branches)"))
     b.append(("table", _leader_table(m["leaderboard"]["miex_table1"])))
     b.append(("p", "MiE-X Table 1 rows: " + lb.MIEX_TABLE1[0].note + "."))
+    if "casme3" in m["leaderboard"]:
+        b.append(("h3", f"CAS(ME)^3 Part A, {m['n_classes']} classes (published)"))
+        b.append(("p", lb.CASME3_NOTE))
+        b.append(("table", _leader_table(m["leaderboard"]["casme3"])))
+    if "cross_dataset" in m["leaderboard"]:
+        b.append(("h3", "Cross-dataset (published)"))
+        b.append(("p", lb.CROSS_DATASET_NOTE))
+        b.append(("table", _leader_table(m["leaderboard"]["cross_dataset"])))
 
     if "learning_curve" in m["files"]:
         b.append(("h2", "Learning curve"))

@@ -8,6 +8,7 @@ import pandas as pd
 
 from miex.errors import MiexError
 from miex.io import write_text
+from miex.subjects import require_qualified
 
 
 def read_fold_file(path: str | Path) -> pd.DataFrame:
@@ -27,6 +28,8 @@ def read_fold_file(path: str | Path) -> pd.DataFrame:
     folds = folds.dropna(subset=["subject", "fold"])
     folds["subject"] = folds["subject"].str.strip()
     folds["fold"] = folds["fold"].str.strip()
+    for i, subject in enumerate(folds["subject"]):
+        require_qualified(subject, where=f"{path} row {i + 2}")
     duplicated = folds[folds["subject"].duplicated()]["subject"].tolist()
     if duplicated:
         raise MiexError(f"{path}: subject(s) listed in more than one row: {', '.join(duplicated[:5])}")

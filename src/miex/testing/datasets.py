@@ -590,3 +590,252 @@ def write_megc_composite_fixture(
     write_samm_fixture(root / "samm", [*samm, *SAMM_COMPOSITE_EXTRAS], frame_source=source)
     write_smic_fixture(root / "smic", smic_clips, frame_source=source)
     return {"casme2": root / "casme2", "samm": root / "samm", "smic": root / "smic"}
+
+
+# ----------------------------------------------------------------------------- CAS(ME)^3 Part A
+@dataclass(frozen=True)
+class Casme3Row:
+    """One row of the CAS(ME)^3 ME label sheet: ``video`` is the Filename cell (``a`` ... ``m``),
+    frame numbers are those of the whole video."""
+
+    subject: str  # spNO.1
+    video: str
+    onset: int
+    apex: int
+    offset: int
+    au: str
+    objective: str  # I ... VII
+    emotion: str
+
+
+#: Quirks of the public ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx``: two MEs in one video
+#: (spNO.1/e, sharing frame 96), the upper-case video ``J`` (folder ``j``), ``Others`` next to
+#: ``others``, an apex before the onset and an offset of ``0`` (as spNO.149/d and spNO.40/e).
+CASME3_ROWS: tuple[Casme3Row, ...] = (
+    Casme3Row("spNO.1", "a", 355, 359, 360, "5", "II", "others"),
+    Casme3Row("spNO.1", "b", 166, 175, 179, "4", "III", "disgust"),
+    Casme3Row("spNO.1", "e", 90, 93, 96, "R12", "I", "happy"),
+    Casme3Row("spNO.1", "e", 96, 102, 106, "R12", "I", "happy"),
+    Casme3Row("spNO.1", "h", 181, 185, 194, "38", "VII", "surprise"),
+    Casme3Row("spNO.2", "c", 40, 44, 48, "4+7", "III", "anger"),
+    Casme3Row("spNO.2", "d", 90, 93, 97, "1+2", "II", "surprise"),
+    Casme3Row("spNO.2", "J", 8, 10, 12, "12", "VII", "happy"),
+    Casme3Row("spNO.3", "f", 20, 23, 26, "15", "VI", "sad"),
+    Casme3Row("spNO.3", "g", 30, 33, 35, "4+9", "IV", "fear"),
+    Casme3Row("spNO.3", "k", 50, 52, 55, "14", "VII", "Others"),
+    Casme3Row("spNO.3", "l", 70, 65, 75, "4", "III", "disgust"),  # apex before onset
+    Casme3Row("spNO.3", "m", 80, 84, 0, "18", "VII", "others"),  # offset 0
+)
+CASME3_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion")
+#: MaE label file rows (sub, seq, onset, apex, offset, au, emotion; happiness/sadness spelled out)
+CASME3_MAE_ROWS: tuple[Casme3Row, ...] = (
+    Casme3Row("spNO.1", "a", 37, 50, 65, "4+15+R10", "", "disgust"),
+    Casme3Row("spNO.2", "c", 5, 12, 20, "6+12", "", "happiness"),
+    Casme3Row("spNO.3", "f", 60, 66, 72, "1+4+15", "", "sadness"),
+)
+CASME3_MAE_HEADER = ("sub", "seq", "onset", "apex", "offset", "au", "emotion")
+CASME3_PAD = 2  # frames written before the first and after the last annotated frame of a video
+
+
+def _casme3_label(emotion: str) -> int:
+    word = emotion.lower()
+    return {"happy": 1, "happiness": 1, "surprise": 2}.get(word, -1 if word in ("others", "other") else 0)
+
+
+def _casme3_span(r: Casme3Row, written: bool = False) -> tuple[int, int]:
+    """Frames a row covers (smallest to largest annotated frame). ``written``: the frames the
+    fixture writes, which for an offset of 0 (a typo for a later frame) end at the apex."""
+    values = [r.onset, r.apex] + ([r.offset] if r.offset > 0 or not written else [])
+    return min(values), max(values)
+
+
+def _casme3_render(subject: str, video: str, items: list[Casme3Row], source: FrameSource) -> dict[int, np.ndarray]:
+    """Frames of one video: each ME rendered over its own span (neutral at its onset, the motion
+    of its emotion at its apex); frames outside every ME repeat the first neutral frame."""
+    out: dict[int, np.ndarray] = {}
+    for r in sorted(items, key=lambda r: r.onset):
+        lo, hi = _casme3_span(r, written=True)
+        numbers = list(range(lo, hi + 1))
+        apex = numbers.index(r.apex) if r.apex in numbers else 0
+        info = ClipInfo("casme3", subject, f"{video}_{r.onset}", r.emotion.lower(), _casme3_label(r.emotion), apex)
+        for n, image in zip(numbers, source(info, len(numbers))):
+            out.setdefault(n, image)
+    return out
+
+
+def _casme3_video_ranges(rows: Iterable[Casme3Row]) -> dict[tuple[str, str], list[Casme3Row]]:
+    videos: dict[tuple[str, str], list[Casme3Row]] = {}
+    for r in rows:
+        videos.setdefault((r.subject, r.video.lower()), []).append(r)
+    return videos
+
+
+def write_casme3_fixture(
+    root: str | Path,
+    rows: Iterable[Casme3Row] = CASME3_ROWS,
+    *,
+    frame_source: FrameSource | None = None,
+    mae_rows: Iterable[Casme3Row] = CASME3_MAE_ROWS,
+    annotation_name: str = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+    extra_rows: Iterable[Sequence[Any]] = (),
+    depth: bool = True,
+    layout: str = "videos",
+    folder_subject: str = "spNO",
+) -> Fixture:
+    """CAS(ME)^3 Part A tree::
+
+        ROOT/part_A/annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx   sheets label, Sheet1, Sheet3
+        ROOT/part_A/annotation/cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx (when mae_rows)
+        ROOT/part_A/data/part_A/spNO.1/a/color/<n>.jpg    ROOT/.../a/depth/<n>.png (onset/apex)
+
+    Every cell of the ME sheet is text, as in the public v2 file. Each video gets the frames of
+    its annotated ranges (onset..offset, or the span of onset/apex/offset when they are out of
+    order) plus ``CASME3_PAD`` neutral frames either side; each ME is rendered over its own span.
+    ``extra_rows`` are appended verbatim (malformed rows for tests).
+
+    ``layout="clips"`` writes the pre-cut clip package instead (no MaE file)::
+
+        ROOT/annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx
+        ROOT/Part_A_ME_clip/frame/spNO.1_a_355/355.jpg ...   ROOT/Part_A_ME_clip/depth/spNO.1_a_355/355.png
+
+    with the clip folders' subjects spelled ``folder_subject`` (``spNo`` in some copies)."""
+    if layout == "clips":
+        return _write_casme3_clips(Path(root), list(rows), _source(frame_source), annotation_name, extra_rows,
+                                   depth, folder_subject)
+    import cv2
+
+    root = Path(root)
+    source = _source(frame_source)
+    rows, mae_rows = list(rows), list(mae_rows)
+    base = root / "part_A" / "data" / "part_A"
+    written = []
+    for (subject, video), items in _casme3_video_ranges(rows + mae_rows).items():
+        folder = base / subject / video / "color"
+        by_number = _casme3_render(subject, video, items, source)
+        neutral = by_number[min(by_number)]
+        spans = [_casme3_span(r, written=True) for r in items]
+        numbers = sorted({n for lo, hi in spans for n in range(max(0, lo - CASME3_PAD), hi + CASME3_PAD + 1)})
+        paths = {}
+        for n in numbers:
+            _write_image(folder / f"{n}.jpg", by_number.get(n, neutral))
+            paths[n] = str(folder / f"{n}.jpg")
+        for r in items:
+            if depth:
+                for n in (r.onset, r.apex):
+                    target = base / subject / video / "depth" / f"{n}.png"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    cv2.imwrite(str(target), np.full((8, 8), 600 + n % 50, np.uint16))
+            lo, hi = _casme3_span(r)
+            written.append({
+                "subject": subject, "clip": f"{video}_{r.onset}", "video": r.video, "emotion": r.emotion,
+                "onset": r.onset, "apex": r.apex, "offset": r.offset, "aus": r.au, "objective": r.objective,
+                "folder": str(folder), "frames": [paths[n] for n in numbers if lo <= n <= hi],
+                "part": "micro" if r in rows else "macro",
+            })
+    sheet = root / "part_A" / "annotation" / annotation_name
+    _write_casme3_sheet(sheet, rows, extra_rows)
+    extra: dict[str, Any] = {}
+    if mae_rows:
+        mae = root / "part_A" / "annotation" / "cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx"
+        _write_sheet(mae, [("Sheet1", [CASME3_MAE_HEADER] + [
+            (r.subject, r.video, r.onset, r.apex, r.offset, r.au, r.emotion) for r in mae_rows])])
+        extra["mae_annotation"] = mae
+    return Fixture(root, pd.DataFrame(written), sheet, extra)
+
+
+def _write_casme3_sheet(sheet: Path, rows: Sequence[Casme3Row], extra_rows: Iterable[Sequence[Any]]) -> None:
+    """The ME label file: sheet ``label`` with every cell as text, then blank Sheet1 and Sheet3."""
+    table: list[Sequence[Any]] = [CASME3_HEADER]
+    table += [(r.subject, r.video, str(r.onset), str(r.apex), str(r.offset), r.au, r.objective, r.emotion) for r in rows]
+    table += list(extra_rows)
+    _write_sheet(sheet, [("label", table), ("Sheet1", []), ("Sheet3", [])])
+
+
+def _write_casme3_clips(
+    root: Path,
+    rows: list[Casme3Row],
+    source: FrameSource,
+    annotation_name: str,
+    extra_rows: Iterable[Sequence[Any]],
+    depth: bool,
+    folder_subject: str,
+) -> Fixture:
+    import cv2
+
+    written = []
+    for r in rows:
+        name = f"{r.subject.replace('spNO', folder_subject)}_{r.video}_{r.onset}"
+        folder = root / "Part_A_ME_clip" / "frame" / name
+        by_number = _casme3_render(r.subject, r.video.lower(), [r], source)
+        paths = []
+        for n in sorted(by_number):
+            _write_image(folder / f"{n}.jpg", by_number[n])
+            paths.append(str(folder / f"{n}.jpg"))
+            if depth:
+                target = root / "Part_A_ME_clip" / "depth" / name / f"{n}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(target), np.full((8, 8), 600 + n % 50, np.uint16))
+        written.append({
+            "subject": r.subject, "clip": f"{r.video.lower()}_{r.onset}", "video": r.video, "emotion": r.emotion,
+            "onset": r.onset, "apex": r.apex, "offset": r.offset, "aus": r.au, "objective": r.objective,
+            "folder": str(folder), "frames": paths, "part": "micro",
+        })
+    sheet = root / "annotation" / annotation_name
+    _write_casme3_sheet(sheet, rows, extra_rows)
+    return Fixture(root, pd.DataFrame(written), sheet)
+
+
+# ----------------------------------------------------------------------------- 4DME
+#: 4DME clips: multi-label emotions (``Surprise+Positive``), ``(k)``-marked AUs, frames 9 -> 10.
+FOURDME_CLIPS: tuple[ClipSpec, ...] = (
+    ClipSpec("S01", "S01_1st_001_01_1", "Negative", 120, 124, 128, "AU4+AU7(k)"),
+    ClipSpec("S01", "S01_1st_002_01_1", "Positive", 300, 303, 306, "AU6+AU12"),
+    ClipSpec("S02", "S02_1st_001_01_1", "Surprise", 50, 52, 55, "AU1+AU2"),
+    ClipSpec("S02", "S02_2nd_003_02_1", "Surprise+Positive", 10, 12, 14, "AUR2+12(k)+45"),
+    ClipSpec("S03", "S03_1st_004_01_2", "Negative+Others", 200, 202, 205, "AU4+L7"),
+    ClipSpec("S03", "S03_1st_005_01_1", "Repression", 8, 9, 11, "AU14"),
+    ClipSpec("S04", "S04_1st_001_01_1", "Others", 40, 41, 43, "AU45"),
+    ClipSpec("S04", "S04_2nd_002_01_1", "Positive+Repression", 60, 62, 64, "AU12+AU14"),
+)
+FOURDME_HEADER = ("sub_ID", "fold_name", "Onset", "Apex", "Offset", "AUs", "Emotion")
+#: 3-class label of each 4DME emotion cell under miex's documented rule (multi_label="exclude")
+FOURDME_THREE_CLASS = {"Negative": 0, "Positive": 1, "Surprise": 2, "Negative+Others": 0, "Repression": 0}
+
+
+def write_fourdme_fixture(
+    root: str | Path,
+    clips: Iterable[ClipSpec] = FOURDME_CLIPS,
+    *,
+    frame_source: FrameSource | None = None,
+    annotation_name: str = "4DME_Labelling_Micro_release v1.xlsx",
+    apostrophes: bool = False,
+    flat: bool = False,
+    renumbered: Iterable[str] = (),
+    extra_rows: Iterable[Sequence[Any]] = (),
+) -> Fixture:
+    """4DME tree: ``ROOT/4DME_Labelling_Micro_release v1.xlsx`` + ``ROOT/gray_micro/S01/<fold_name>/<n>.jpg``
+    (grey frames onset..offset). ``apostrophes``: headers as in earlier label files (``sub_ID'``);
+    ``flat``: clip folders directly under ``gray_micro/``; ``renumbered``: fold names whose frame
+    files are numbered 1..n instead of with the video's frame numbers."""
+    import cv2
+
+    root = Path(root)
+    source = _source(frame_source)
+    renumbered = set(renumbered)
+    header = tuple(f"{h}'" for h in FOURDME_HEADER) if apostrophes else FOURDME_HEADER
+    rows: list[Sequence[Any]] = [header]
+    written = []
+    for spec in clips:
+        rows.append((spec.subject, spec.clip, spec.onset, spec.apex, spec.offset, spec.aus, spec.emotion))
+        folder = root / "gray_micro" / ("" if flat else spec.subject) / spec.clip
+        n = spec.offset - spec.onset + 1
+        numbers = range(1, n + 1) if spec.clip in renumbered else range(spec.onset, spec.offset + 1)
+        info = ClipInfo("4dme", spec.subject, spec.clip, spec.emotion.lower(),
+                        FOURDME_THREE_CLASS.get(spec.emotion, -1), _apex_index(spec.onset, spec.apex, spec.offset))
+        grey = [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB) for f in source(info, n)]
+        paths = write_clip(folder, [f"{k}.jpg" for k in numbers], info, lambda _i, _n: grey)
+        written.append(_row_of(spec, folder, paths, renumbered=spec.clip in renumbered))
+    rows.extend(extra_rows)
+    sheet = root / annotation_name
+    _write_sheet(sheet, [("Sheet1", rows)])
+    return Fixture(root, pd.DataFrame(written), sheet)

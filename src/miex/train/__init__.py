@@ -6,6 +6,10 @@
   and the seeded DataLoader factory.
 - :mod:`miex.train.engine`: the resumable, deterministic training loop (plain PyTorch, DDP
   under torchrun).
+- :mod:`miex.train.plan`: the data of a run (checked, face-cropped) and its folds.
+- :mod:`miex.train.modes`: what a fold trains on (real, direct, pretrain_finetune).
+- :mod:`miex.train.models`: the experiment's model (options, weights).
+- :mod:`miex.train.rundir` / :mod:`miex.train.collect`: the run folder, per-fold results.
 - :mod:`miex.train.runner`: runs an experiment into a run folder (docs/INTERFACES.md, "Runs").
 
 Importing this package is cheap; torch is imported by the submodules that need it.

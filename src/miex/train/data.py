@@ -38,7 +38,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from miex.datasets.base import frame_number, read_frame
+from miex.datasets.base import clip_files, frame_file
+from miex.preprocess import FrameReader
 from miex.errors import MiexError
 from miex.seeding import rng
 
@@ -68,17 +69,6 @@ class Augment:
 
 
 # --------------------------------------------------------------------------- frames of a row
-def _frame_at(frames: list[str], number: int) -> str:
-    """The frame file with native number ``number``, else the nearest one."""
-    if not frames:
-        raise MiexError("clip has no frames")
-    numbers = [frame_number(f) for f in frames]
-    if number in numbers:
-        return frames[numbers.index(number)]
-    valid = [(abs(n - number), i) for i, n in enumerate(numbers) if n is not None]
-    return frames[min(valid)[1]] if valid else frames[0]
-
-
 def frame_paths(row: Mapping[str, Any]) -> tuple[str, str]:
     """(onset file, apex file) of a samples row."""
     return _frame_pair(tuple(row["frames"]), int(row["onset"]), int(row["apex"]))
@@ -86,18 +76,12 @@ def frame_paths(row: Mapping[str, Any]) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _frame_pair(frames: tuple[str, ...], onset: int, apex: int) -> tuple[str, str]:
-    return _frame_at(list(frames), onset), _frame_at(list(frames), apex)
+    return frame_file(frames, onset), frame_file(frames, apex)
 
 
 def clip_paths(row: Mapping[str, Any]) -> list[str]:
-    """Frames onset..offset of a samples row (all frames when the range is empty or unknown)."""
-    frames = list(row["frames"])
-    try:
-        lo, hi = int(row["onset"]), int(row["offset"])
-    except (KeyError, TypeError, ValueError):
-        return frames
-    inside = [f for f in frames if (n := frame_number(f)) is not None and lo <= n <= hi]
-    return inside or frames
+    """Frames onset..offset of a samples row (:func:`miex.datasets.base.clip_files`)."""
+    return clip_files(row)
 
 
 def feature_key(row: Mapping[str, Any]) -> str:
@@ -116,11 +100,12 @@ def feature_key(row: Mapping[str, Any]) -> str:
 
 
 class LazySample(Mapping):
-    """A dataset sample dict whose frames are decoded on first access (so a feature-cache hit
-    never reads an image)."""
+    """A dataset sample dict whose frames are read on first access (so a feature-cache hit
+    never reads an image), through ``reader`` (whole frames or face crops)."""
 
-    def __init__(self, row: Mapping[str, Any]) -> None:
+    def __init__(self, row: Mapping[str, Any], reader: FrameReader | None = None) -> None:
         self._row = row
+        self._reader = reader or FrameReader()
         self._data: dict[str, Any] = {"label": int(row["label"]), "subject": row["subject"],
                                       "clip": row["clip"], "dataset": row["dataset"]}
 
@@ -128,11 +113,10 @@ class LazySample(Mapping):
         if key in self._data:
             return self._data[key]
         if key in ("onset", "apex"):
-            onset, apex = frame_paths(self._row)
-            self._data["onset"], self._data["apex"] = read_frame(onset), read_frame(apex)
+            self._data["onset"], self._data["apex"] = self._reader.pair(self._row)
             return self._data[key]
         if key == "frames":
-            self._data["frames"] = np.stack([read_frame(p) for p in clip_paths(self._row)])
+            self._data["frames"] = np.stack(self._reader.clip(self._row))
             return self._data["frames"]
         raise KeyError(key)
 
@@ -225,17 +209,46 @@ def transform_frames(
 
 
 # --------------------------------------------------------------------------- dataset
-def _feature_job(args: tuple[dict, Any, str, str, str, dict]) -> tuple[np.ndarray, bool]:
-    """Compute (or read) one sample's flow features; runs in worker processes too."""
-    from miex.features import FeatureCache, model_input
+@dataclass(frozen=True)
+class FeatureJob:
+    """One sample's flow features (picklable: runs in feature worker processes too)."""
 
-    row, spec, cache_root, method, normalize, settings = args
-    cache = FeatureCache(cache_root) if cache_root else None
-    before = cache.misses if cache is not None else 0
-    x = model_input(LazySample(row), spec, flow_method=method, flow_normalize=normalize, cache=cache,
-                    cache_key=feature_key(row) if cache is not None else None, cache_settings=settings or None)
-    missed = cache is None or cache.misses > before
-    return np.asarray(x, np.float32), missed
+    row: dict
+    spec: Any
+    cache_root: str | None
+    method: str
+    normalize: str
+    settings: dict
+    reader: FrameReader
+
+    def key_settings(self) -> dict | None:
+        """Feature-cache settings: the run's, plus the row's face crop."""
+        return {**self.settings, **self.reader.plan.feature_settings(self.row)} or None
+
+    def compute(self) -> np.ndarray:
+        from miex.features import FeatureCache, model_input
+
+        cache = FeatureCache(self.cache_root) if self.cache_root else None
+        return np.asarray(model_input(LazySample(self.row, self.reader), self.spec, flow_method=self.method,
+                                      flow_normalize=self.normalize, cache=cache,
+                                      cache_key=feature_key(self.row) if cache is not None else None,
+                                      cache_settings=self.key_settings()), np.float32)
+
+    def cached(self) -> np.ndarray | None:
+        """The cached feature, or None (no frame is read either way)."""
+        from miex.features import FeatureCache, model_input
+
+        try:
+            return np.asarray(model_input(_NoFrames(self.row, self.reader), self.spec, flow_method=self.method,
+                                          flow_normalize=self.normalize, cache=FeatureCache(self.cache_root),
+                                          cache_key=feature_key(self.row), cache_settings=self.key_settings()),
+                              np.float32)
+        except _Miss:
+            return None
+
+
+def _compute_feature(job: FeatureJob) -> np.ndarray:
+    return job.compute()
 
 
 class _Miss(Exception):
@@ -247,19 +260,6 @@ class _NoFrames(LazySample):
         if key in ("onset", "apex", "frames"):
             raise _Miss(key)
         return super().__getitem__(key)
-
-
-def _cached_feature(args: tuple[dict, Any, str, str, str, dict]) -> np.ndarray | None:
-    """The cached flow feature of a sample, or None (no frame is decoded either way)."""
-    from miex.features import FeatureCache, model_input
-
-    row, spec, cache_root, method, normalize, settings = args
-    try:
-        return np.asarray(model_input(_NoFrames(row), spec, flow_method=method, flow_normalize=normalize,
-                                      cache=FeatureCache(cache_root), cache_key=feature_key(row),
-                                      cache_settings=settings or None), np.float32)
-    except _Miss:
-        return None
 
 
 class SampleDataset(Dataset):
@@ -275,6 +275,8 @@ class SampleDataset(Dataset):
     feature_cache: a folder for the flow feature cache (None: no disk cache).
     flow_method, flow_normalize, feature_settings: passed to ``model_input``.
     preload: decode every frame once (resized to the load size) and keep it in memory.
+    reader: how a row's frames are read (:class:`miex.preprocess.FrameReader`: whole frames or
+        face crops from the crop cache; default whole frames).
     """
 
     def __init__(
@@ -291,11 +293,12 @@ class SampleDataset(Dataset):
         flow_normalize: str = "minmax",
         feature_settings: Mapping[str, Any] | None = None,
         preload: bool = False,
+        reader: FrameReader | None = None,
     ) -> None:
         missing = [c for c in REQUIRED_COLUMNS if c not in samples.columns]
         if missing:
             raise MiexError(f"samples table lacks column(s) {', '.join(missing)}")
-        keep = [c for c in (*REQUIRED_COLUMNS, "offset") if c in samples.columns]
+        keep = [c for c in (*REQUIRED_COLUMNS, "offset", "cropped") if c in samples.columns]
         self.rows: list[dict[str, Any]] = samples[keep].to_dict("records")
         self.labels = samples["label"].astype("int64").to_numpy()
         self.spec = spec
@@ -307,6 +310,7 @@ class SampleDataset(Dataset):
         self.flow_method = flow_method
         self.flow_normalize = flow_normalize
         self.feature_settings = dict(feature_settings or {})
+        self.reader = reader or FrameReader()
         self.epoch = 0
         self.size = int(spec.size)
         # images are resized to the load size, then cropped to ``size`` (randomly when training)
@@ -330,6 +334,10 @@ class SampleDataset(Dataset):
         """Select the augmentation stream of ``epoch`` (call before iterating)."""
         self.epoch = int(epoch)
 
+    def _job(self, index: int) -> FeatureJob:
+        return FeatureJob(self.rows[index], self.spec, self.feature_cache, self.flow_method, self.flow_normalize,
+                          self.feature_settings, self.reader)
+
     def prepare(self, workers: int = 0, progress: bool = False, memo: dict | None = None) -> tuple[int, int]:
         """Flow kind: read cached features, compute the missing ones (in ``workers`` processes
         when > 1) and keep all features in memory. ``memo`` (a dict shared by several datasets
@@ -342,20 +350,19 @@ class SampleDataset(Dataset):
         memo = memo if memo is not None else {}
         settings = (self.feature_cache, self.flow_method, self.flow_normalize, self.spec.size,
                     tuple(self.spec.channel_names), tuple(sorted(self.feature_settings.items())))
-        keys = [(settings, row["subject"], row["clip"], int(row["onset"]), int(row["apex"]), frame_paths(row))
-                for row in self.rows]
-        missing = [i for i, k in enumerate(keys) if k not in memo]
-        jobs = {i: (self.rows[i], self.spec, self.feature_cache, self.flow_method, self.flow_normalize,
-                    self.feature_settings) for i in missing}
+        keys = [(settings, row["subject"], row["clip"], int(row["onset"]), int(row["apex"]), frame_paths(row),
+                 self.reader.plan.method(row)) for row in self.rows]
+        jobs = {i: self._job(i) for i, k in enumerate(keys) if k not in memo}
         cached = 0
         if self.feature_cache:  # cache hits are read here, without decoding a frame
             for i in list(jobs):
-                hit = _cached_feature(jobs[i])
+                hit = jobs[i].cached()
                 if hit is not None:
                     memo[keys[i]] = hit
                     cached += 1
                     del jobs[i]
         todo = list(jobs)
+        show = progress and bool(todo)  # no empty bar when everything came from the cache
         if workers > 1 and len(todo) > 1:
             import concurrent.futures as cf
             import multiprocessing as mp
@@ -363,11 +370,11 @@ class SampleDataset(Dataset):
             # not "fork": a child forked after OpenCV/torch started their thread pools can deadlock
             method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
             with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_pool_init) as pool:
-                it = pool.map(_feature_job, [jobs[i] for i in todo], chunksize=max(1, len(todo) // (8 * workers)))
-                results = list(tqdm(it, total=len(todo), desc="features", disable=not progress))
+                it = pool.map(_compute_feature, [jobs[i] for i in todo], chunksize=max(1, len(todo) // (8 * workers)))
+                results = list(tqdm(it, total=len(todo), desc="features", disable=not show, leave=False))
         else:
-            results = [_feature_job(jobs[i]) for i in tqdm(todo, desc="features", disable=not progress)]
-        for i, (x, _) in zip(todo, results):
+            results = [jobs[i].compute() for i in tqdm(todo, desc="features", disable=not show, leave=False)]
+        for i, x in zip(todo, results):
             memo[keys[i]] = x
         if self.rows:
             self._features = np.stack([memo[k] for k in keys])
@@ -378,11 +385,11 @@ class SampleDataset(Dataset):
     def _read(self, index: int) -> list[np.ndarray]:
         row = self.rows[index]
         if self.spec.kind == "video":
-            return [read_frame(p) for p in clip_paths(row)]
-        onset, apex = frame_paths(row)
+            return self.reader.clip(row)
+        onset, apex = self.reader.pair(row)
         if self.spec.kind == "apex":
-            return [read_frame(apex)]
-        return [read_frame(onset), read_frame(apex)]
+            return [apex]
+        return [onset, apex]
 
     def params(self, index: int) -> dict[str, float]:
         """The transform of sample ``index`` in the current epoch."""
@@ -397,8 +404,7 @@ class SampleDataset(Dataset):
         if spec.kind == "flow":
             if self._features is not None:
                 return self._features[index]
-            return _feature_job((self.rows[index], spec, self.feature_cache, self.flow_method,
-                                 self.flow_normalize, self.feature_settings))[0]
+            return self._job(index).compute()
         frames = self._frames[index] if self._frames is not None else self._read(index)
         x = transform_frames(frames, self.params(index), self.load_size, self.size, spec.mean, spec.std)
         if spec.kind == "apex":

@@ -49,6 +49,7 @@ from torch import nn
 from miex.errors import MiexError
 from miex.io import atomic_path
 from miex.seeding import rng
+from miex.preprocess import FrameReader
 from miex.train.data import Augment, SampleDataset, make_loader
 
 CHECKPOINT_FORMAT = 1
@@ -96,25 +97,12 @@ def lr_factor(epoch: int, epochs: int, decay_epochs: int) -> float:
 
 # --------------------------------------------------------------------------- metrics
 def scores(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
-    """UF1 (macro F1), UAR (macro recall) and accuracy over the classes present in ``labels``.
+    """UF1, UAR and accuracy of one epoch's predictions (NaN without rows), from
+    :func:`miex.evaluate.metrics.scores`, the one metrics source."""
+    from miex.evaluate.metrics import scores as metric_scores
 
-    Equal to sklearn's ``f1_score(average="macro", labels=present)``, ``recall_score(...)``
-    and ``accuracy_score`` (numpy here: this runs after every epoch and sklearn's input
-    validation costs ~10 ms a call); pooled reports come from :mod:`miex.evaluate`.
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    preds = np.asarray(preds, dtype=np.int64)
-    if len(labels) == 0:
-        return {"uf1": float("nan"), "uar": float("nan"), "acc": float("nan")}
-    present = np.unique(labels)
-    f1s, recalls = [], []
-    for c in present:
-        tp = float(np.sum((labels == c) & (preds == c)))
-        fp = float(np.sum((labels != c) & (preds == c)))
-        fn = float(np.sum((labels == c) & (preds != c)))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-        recalls.append(tp / (tp + fn) if tp + fn else 0.0)
-    return {"uf1": float(np.mean(f1s)), "uar": float(np.mean(recalls)), "acc": float(np.mean(labels == preds))}
+    m = metric_scores(labels, preds, empty_ok=True)
+    return {"uf1": float(m["uf1"]), "uar": float(m["uar"]), "acc": float(m["acc"])}
 
 
 def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -124,6 +112,13 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     z = logits - logits.max(axis=1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     return float(-logp[np.arange(len(labels)), labels].mean())
+
+
+def selection_key(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """How an epoch ranks for ``val_best`` / ``test_best``: higher UF1 first, then lower
+    cross-entropy; among equal keys the earlier epoch wins (so ``_best.pt`` and the reported
+    ``val_best`` epoch are the same epoch)."""
+    return (scores(labels, logits.argmax(1))["uf1"], -cross_entropy(logits, labels))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -286,6 +281,7 @@ class DataOptions:
     flow_method: str = "tvl1"
     flow_normalize: str = "minmax"
     preload: bool = False
+    reader: FrameReader = field(default_factory=FrameReader)  # whole frames or face crops
 
 
 # --------------------------------------------------------------------------- trainer
@@ -364,7 +360,7 @@ class Trainer:
         d = self.data
         return SampleDataset(
             rows, spec, train=train, augment=d.augment, seed=seed, stream=stream, feature_cache=d.feature_cache,
-            flow_method=d.flow_method, flow_normalize=d.flow_normalize, preload=d.preload,
+            flow_method=d.flow_method, flow_normalize=d.flow_normalize, preload=d.preload, reader=d.reader,
         )
 
     def _model(self, job: Job, device: torch.device) -> nn.Module:
@@ -385,7 +381,7 @@ class Trainer:
         history: list[dict] = []
         logits: list[np.ndarray] = []
         start = 0
-        best = -math.inf
+        best: tuple[float, float] = (-math.inf, -math.inf)
         last_path = self.checkpoint_path(job.name)
         state = load_checkpoint(last_path)
         eval_keys = _keys(job.eval)
@@ -401,7 +397,7 @@ class Trainer:
             start = int(state["epoch"])
             history = list(state["history"])
             logits = [x.numpy() for x in state["logits"]]
-            best = float(state.get("best_val", -math.inf))
+            best = tuple(state.get("best_key", (-math.inf, -math.inf)))
             self.log(f"{job.name}: resuming after epoch {start}/{s.total_epochs}")
 
         train_ds = self._dataset(job.train, spec, train=s.augment, seed=job.seed, stream=job.name)
@@ -426,6 +422,7 @@ class Trainer:
         val_mask = (roles == "val") if roles is not None else None
         eval_labels = job.eval["label"].astype("int64").to_numpy() if job.eval is not None else np.zeros(0, int)
 
+        bar = self._epoch_bar(job, start, s.total_epochs)
         for epoch in range(start, s.total_epochs):
             factor = lr_factor(epoch, s.epochs, s.decay_epochs)
             for group in optimizer.param_groups:
@@ -438,9 +435,9 @@ class Trainer:
                 logits.append(predict(net, eval_ds, s.eval_batch_size, device, amp=s.amp, workers=s.workers))
             improved = False
             if val_mask is not None and val_mask.any() and logits:
-                v = scores(eval_labels[val_mask], logits[-1][val_mask].argmax(1))["uf1"]
-                if v > best:
-                    best, improved = v, True
+                key = selection_key(logits[-1][val_mask], eval_labels[val_mask])
+                if key > best:  # strictly better: on a tie the earlier epoch stays
+                    best, improved = key, True
             self._tensorboard(job, row, logits[-1] if logits else None, eval_labels, roles)
             if self.dist.is_main:
                 if improved:
@@ -452,15 +449,28 @@ class Trainer:
                         "format": CHECKPOINT_FORMAT, "job": job.name, "epoch": epoch + 1,
                         "total_epochs": s.total_epochs, "done": epoch + 1 == s.total_epochs,
                         "model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "history": history,
-                        "logits": [torch.from_numpy(x) for x in logits], "eval_keys": eval_keys, "best_val": best,
+                        "logits": [torch.from_numpy(x) for x in logits], "eval_keys": eval_keys, "best_key": list(best),
                         "model_config": getattr(unwrap(model), "miex_config", {}),
                     })
             self.dist.barrier()
+            if bar is not None:
+                bar.set_postfix(_bar_postfix(row, logits[-1] if logits else None, eval_labels, val_mask), refresh=False)
+                bar.update(1)
             for callback in self.callbacks:
                 callback(job, epoch + 1, row)
+        if bar is not None:
+            bar.close()
         n_classes = _num_classes(model)
         stacked = np.stack(logits) if logits else np.zeros((0, 0, n_classes), np.float32)
         return JobResult(job.name, stacked.astype(np.float32), history, s.total_epochs)
+
+    def _epoch_bar(self, job: Job, start: int, total: int):
+        """A tqdm bar over the job's epochs (rank 0, with ``progress``; None otherwise)."""
+        if not (self.progress and self.dist.is_main) or start >= total:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=start, desc=job.name, unit="epoch", leave=False, dynamic_ncols=True)
 
     def _train_epoch(self, net: nn.Module, optimizer, ds: SampleDataset, job: Job, epoch: int,
                      device: torch.device) -> dict:
@@ -533,6 +543,14 @@ def predict(net: nn.Module, ds: SampleDataset, batch_size: int, device: torch.de
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             out.append(net(x.to(device)).float().cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
+
+
+def _bar_postfix(row: dict, logits: np.ndarray | None, labels: np.ndarray, val_mask: np.ndarray | None) -> dict:
+    """Training loss, and the validation UF1 when the job has validation rows."""
+    out = {"loss": f"{row['loss']:.3f}"}
+    if logits is not None and val_mask is not None and val_mask.any():
+        out["val_uf1"] = f"{scores(labels[val_mask], logits[val_mask].argmax(1))['uf1']:.3f}"
+    return out
 
 
 def _keys(rows: pd.DataFrame | None) -> list[str]:

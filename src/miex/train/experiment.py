@@ -18,6 +18,12 @@ A config has these sections (every key but ``data.dataset`` and ``model.name`` h
     flow_normalize = "minmax"
     feature_cache = ""           # default $MIEX_CACHE_DIR/features or ~/.cache/miex/features
     preload = false              # decode every frame once and keep it in memory
+    crop = "auto"                # face crop (miex.preprocess): auto | meb | mie-x | none; auto crops raw
+                                 # recordings the meb way and leaves pre-cropped sets (CASME II
+                                 # Cropped/, miex synth folders) as they are
+    crop_size = 0                # crop side in px; 0: the model's load size, at least 128
+    crop_cache = ""              # default $MIEX_CACHE_DIR/crops or ~/.cache/miex/crops
+    allow_partial = false        # run although configured clips are missing (the report says so)
     [data.augment]               # design.md: resize 256, rotate 10, jitter 0.2, crop 224 (scaled)
     enabled = true
     rotate = 10.0
@@ -38,7 +44,10 @@ A config has these sections (every key but ``data.dataset`` and ``model.name`` h
     k = 5
     seed = 0
     repeats = 3
-    val_fraction = 0.1           # of the training subjects, for the val-selected epoch; 0 disables
+    val_fraction = 0.0           # > 0: a validation carve-out of the training subjects (for the
+                                 # val-selected epoch); every selection then trains on the rest.
+                                 # 0 (default, the published protocols): folds train on all
+                                 # their training subjects
 
     [train]                      # the stage on real data (real, fine-tuning) or MiE-X (direct)
     schedule = "real"            # real: 80 constant epochs; synthetic: 10 constant + 10 linear decay
@@ -101,6 +110,10 @@ DATA_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "flow_normalize": ((str,), "minmax"),
     "feature_cache": ((str,), ""),
     "preload": ((bool,), False),
+    "crop": ((str,), "auto"),
+    "crop_size": ((int,), 0),
+    "crop_cache": ((str,), ""),
+    "allow_partial": ((bool,), False),
     "augment": ((dict,), {}),
 }
 AUGMENT_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
@@ -116,7 +129,7 @@ PROTOCOL_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "k": ((int,), 5),
     "seed": ((int,), 0),
     "repeats": ((int,), 3),
-    "val_fraction": (_NUM, 0.1),
+    "val_fraction": (_NUM, 0.0),
 }
 TRAIN_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "schedule": ((str,), None),
@@ -141,7 +154,7 @@ SECTIONS = ("experiment", "data", "model", "protocol", "train", "pretrain", "swe
 #: Keys that change how a run executes, not its results (a resumed run may change them).
 RUNTIME_KEYS = {
     "experiment": {"name", "description"},
-    "data": {"feature_cache", "preload"},
+    "data": {"feature_cache", "preload", "crop_cache"},
     "train": {"workers", "threads", "device", "eval_batch_size", "keep_checkpoints", "checkpoint_every",
               "parallel_folds"},
     "pretrain": {"workers", "threads", "device", "eval_batch_size", "keep_checkpoints", "checkpoint_every",
@@ -315,7 +328,9 @@ def _train_section(raw: dict, name: str, source: str, mode: str, inherit: dict |
         for key in TRAIN_KEYS:
             if key not in given and key not in ("schedule", "epochs", "decay_epochs"):
                 sec[key] = inherit[key]
-    default_schedule = "synthetic" if (name == "pretrain" or mode == "direct") else "real"
+    from miex.train.modes import get_mode
+
+    default_schedule = "synthetic" if name == "pretrain" else get_mode(mode).default_schedule
     schedule = sec["schedule"] or default_schedule
     if schedule not in SCHEDULES:
         raise MiexError(f"{source}: [{name}] schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
@@ -340,7 +355,8 @@ def _train_section(raw: dict, name: str, source: str, mode: str, inherit: dict |
 
 def validate(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
     """Check every section and key; fill defaults. Raises MiexError naming ``source`` and the key."""
-    from miex.train.protocols import CV_KINDS, MODES
+    from miex.train.modes import MODES
+    from miex.train.protocols import CV_KINDS
 
     if not isinstance(raw, dict):
         raise MiexError(f"{source}: a config is a TOML table")
@@ -395,6 +411,12 @@ def _validate_data(data: dict[str, Any], source: str) -> None:
 
     if data["flow_method"] not in METHODS:
         raise MiexError(f"{source}: [data] flow_method must be one of {', '.join(METHODS)}, got {data['flow_method']!r}")
+    from miex.preprocess import CROP_CHOICES
+
+    if data["crop"] not in CROP_CHOICES:
+        raise MiexError(f"{source}: [data] crop must be one of {', '.join(CROP_CHOICES)}, got {data['crop']!r}")
+    if data["crop_size"] != 0 and data["crop_size"] < 8:
+        raise MiexError(f"{source}: [data] crop_size must be 0 (the model's input size) or >= 8, got {data['crop_size']}")
     if data["flow_normalize"] not in ("minmax", "none"):
         raise MiexError(f"{source}: [data] flow_normalize must be minmax or none, got {data['flow_normalize']!r}")
     for key, value in data["roots"].items():
@@ -553,12 +575,14 @@ def dry_run(config: ExperimentConfig) -> pd.DataFrame:
     ``synthetic_excluded`` (rows removed because their AUs came from this fold's test or
     validation subjects) and ``pretrain`` (shared | per_fold | "").
     Loads the datasets' annotations (no frames are decoded)."""
-    from miex.train.runner import build_plan
+    from miex.train.plan import build_plan
 
-    tables = []
+    tables, notes = [], []
     for name, cfg in expand_sweep(config):
-        plan = build_plan(cfg)
+        plan = build_plan(cfg, preprocess=False, log=notes.append)
         table = plan.fold_table()
         table.insert(0, "run", name)
         tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs["notes"] = notes
+    return out

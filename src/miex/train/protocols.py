@@ -30,7 +30,6 @@ from miex.errors import MiexError
 from miex.seeding import rng
 
 CV_KINDS = ("loso", "kfold")
-MODES = ("real", "direct", "pretrain_finetune")
 ROLES = ("train", "val", "test")
 
 

@@ -1,0 +1,73 @@
+"""The run folder: create it, refuse another config's run, and the run's ``train.log``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from miex.errors import MiexError
+from miex.io import write_text
+from miex.train.experiment import ExperimentConfig, read_toml, validate
+
+#: Files a run writes at its top level (``--overwrite`` removes them).
+RUN_FILES = ("predictions.parquet", "history.csv", "folds.parquet", "fold_counts.csv", "train.log", "data.json")
+RUN_FOLDERS = ("checkpoints", "parts", "tensorboard")
+
+
+class RunLog:
+    """Appends lines to ``RUN/train.log`` (rank 0) and echoes them to stderr unless quiet."""
+
+    def __init__(self, path: Path, *, quiet: bool = False, enabled: bool = True) -> None:
+        self.path = path
+        self.quiet = quiet
+        self.enabled = enabled
+
+    def __call__(self, message: str) -> None:
+        if not self.enabled:
+            return
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+        if not self.quiet:
+            print(f"miex train: {message}", file=sys.stderr)
+
+
+def prepare_run_dir(out: Path, config: ExperimentConfig, *, overwrite: bool, is_main: bool) -> None:
+    """Create ``out``; refuse an earlier run with a different config (unless ``overwrite``)."""
+    if out.exists() and not out.is_dir():
+        raise MiexError(f"{out} exists and is not a folder")
+    saved = out / "config.toml"
+    if saved.is_file() and not overwrite:
+        old = validate(read_toml(saved), str(saved))
+        if old.content() != config.content():
+            diff = _first_difference(old.content(), config.content())
+            raise MiexError(f"{out} holds a run with a different config ({diff}); use another --out or --overwrite")
+    if is_main:
+        if overwrite and out.exists():
+            for name in RUN_FOLDERS:
+                shutil.rmtree(out / name, ignore_errors=True)
+            for name in RUN_FILES:
+                (out / name).unlink(missing_ok=True)
+        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (out / "parts").mkdir(parents=True, exist_ok=True)
+        write_text(saved, config.to_toml())
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+    return f"{path}: {a!r} -> {b!r}"
+
+
+def default_feature_cache() -> str:
+    base = os.environ.get("MIEX_CACHE_DIR")
+    if base:
+        return str(Path(base).expanduser() / "features")
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return str(Path(xdg).expanduser() / "miex" / "features") if xdg else str(Path.home() / ".cache" / "miex" / "features")
