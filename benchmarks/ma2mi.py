@@ -1,17 +1,18 @@
 """MA2MI benchmarks (issue 11, sections 6 and 7).
 
-1. Throughput of pre-training on CPU (clip pairs/s) and the data pipeline's share of it, on 48
-   macro-expression videos (640x480, ``miex.testing.ma2mi.write_pretrain_videos``):
+1. Throughput of pre-training on CPU (clip pairs/s) and the data pipeline's share of it, on 72
+   macro-expression videos (640x480, ``miex.testing.ma2mi.write_pretrain_videos``: 8 LFW-subset
+   people and the two shipped photos, plain and mirrored, 6 emotions each):
    - preprocessing: first pass (decode + dlib on the first frame + crop of every frame) and the
      cached pass, in clips/s;
    - the data pipeline alone (PairSet + DataLoader: npz decode, sampling, flip, normalisation);
    - one epoch of ``pretrain_ma2mi`` (pairs/s and ``data_share`` = time waiting for batches);
    at the proof size (64 px, width 16) and at MIACNet's ResNet-18 width (112 px, width 64).
-2. The proof (``--proof``): MA2MI-style pre-training on those videos (Grace Hopper), then MIACNet
-   fine-tuned on a CASME II-layout micro-expression fixture of another person (the astronaut;
-   6 subjects x 3 classes x 3 clips), subject-wise 3-fold x 3 repeats, against the same MIACNet
-   from scratch, compared with ``miex compare`` (paired Wilcoxon over the 9 folds), at the last
-   epoch, for two fine-tuning schedules.
+2. The proof (``--proof``): MA2MI-style pre-training on those videos, then MIACNet fine-tuned on a
+   CASME II-layout micro-expression fixture of 6 *other* people (640x480 recordings through
+   ``miex train``'s face-crop stage; 6 subjects x 3 classes x 3 clips), subject-wise 3-fold x 3
+   repeats, against the same MIACNet from scratch, compared with ``miex compare`` (paired Wilcoxon
+   over the 9 folds), at the last epoch, for two fine-tuning schedules.
 
     python benchmarks/ma2mi.py                  # throughput only
     python benchmarks/ma2mi.py --proof          # throughput + proof (about 10-15 minutes on 2 cores)
@@ -83,8 +84,8 @@ def proof(root: Path, threads: int, pretrain_epochs: int, schedules: list[tuple[
     print(f"pre-training: {res.clips} clips, {pretrain_epochs} epochs in {time.perf_counter() - t:.0f} s; "
           f"loss {h['loss'].iloc[0]:.3f} -> {h['loss'].iloc[-1]:.3f} (copy-frame-t baseline "
           f"{h['copy_loss'].iloc[-1]:.3f}), target_std {h['target_std'].iloc[-1]:.3f}")
-    fixture = write_finetune_casme2(root / "casme2", size=96)
-    print(f"fine-tuning fixture: {len(fixture.clips)} CASME II clips of another person")
+    fixture = write_finetune_casme2(root / "casme2")
+    print(f"fine-tuning fixture: {len(fixture.clips)} CASME II clips (640x480) of 6 people not in pre-training")
     for epochs, lr in schedules:
         runs = {}
         for name, init in (("scratch", ""), ("ma2mi", str(res.last))):

@@ -1,8 +1,9 @@
 """Proof on this CPU (issue 11, section 6), the short version: MA2MI-style pre-training on 640x480
-macro-expression videos of one real person learns to predict the latent of future frames -- better
+macro-expression videos of five real people learns to predict the latent of future frames -- better
 than the "nothing moves after frame t" baseline, without collapse -- and its checkpoint initialises
-a MIACNet recognition run (``miex train`` with ``[model] init_weights``) on a CASME II-layout
-micro-expression fixture of another person, next to the same MIACNet from scratch.
+a MIACNet recognition run (``miex train`` with ``[model] init_weights``, through the face-crop
+stage) on a CASME II-layout micro-expression fixture of six *other* people, next to the same
+MIACNet from scratch.
 
 The comparison over 3 repeats with ``miex compare`` runs in ``benchmarks/ma2mi.py --proof``; its
 figures are in the issue's closing note. Here both fine-tuning scores are printed, not asserted
@@ -23,7 +24,7 @@ from miex.testing.ma2mi import write_finetune_casme2, write_pretrain_videos
 @pytest.mark.slow
 def test_pretraining_learns_future_latents_and_initialises_finetuning(tmp_path, capsys):
     videos = tmp_path / "videos"
-    write_pretrain_videos(videos, variants=("plain", "mirror", "warm", "rot"), n_frames=12)
+    write_pretrain_videos(videos, lfw=(6, 7, 8, 9), photos=("grace_hopper",), variants=("plain",), n_frames=12)
     run = tmp_path / "pretrain"
     args = ["pretrain", "ma2mi", "--videos", str(videos), "--out", str(run), "--epochs", "5", "--size", "64",
             "--width", "16", "--set", 'data.crop_method="meb"', "--set", "train.threads=1", "--quiet"]
@@ -31,22 +32,21 @@ def test_pretraining_learns_future_latents_and_initialises_finetuning(tmp_path, 
     loss = pd.read_csv(run / "loss.csv")
     first, last = loss.iloc[0], loss.iloc[-1]
     with capsys.disabled():
-        print(f"\n[proof] MA2MI pre-training on 24 videos: loss {first['loss']:.3f} -> {last['loss']:.3f}, "
+        print(f"\n[proof] MA2MI pre-training on 30 videos: loss {first['loss']:.3f} -> {last['loss']:.3f}, "
               f"copy-frame-t baseline {last['copy_loss']:.3f}, target_std {last['target_std']:.3f}, "
               f"{last['pairs_per_s']:.0f} pairs/s")
     # it learns, and predicts the future better than "the face stays as at frame t"
     assert last["latent_loss"] < 0.8 * first["latent_loss"]
     assert last["latent_loss"] < 0.85 * last["copy_loss"]
     assert last["target_std"] > 0.2  # no collapse of the target features
-    fixture = write_finetune_casme2(tmp_path / "casme2", variants=("plain", "mirror", "warm", "cool_mirror",
-                                                                   "gamma", "rot"), size=96)
+    fixture = write_finetune_casme2(tmp_path / "casme2", clips_per_class=2)
     config = tmp_path / "finetune.toml"
     config.write_text(
         f'[data]\ndataset = "casme2"\nroots = {{ casme2 = "{fixture.root}" }}\npreload = true\n'
-        f'feature_cache = "{tmp_path / "features"}"\n'
+        f'feature_cache = "{tmp_path / "features"}"\ncrop = "auto"\n'
         '[model]\nname = "miacnet"\nimage_size = 64\nwidth = 16\n'
         '[protocol]\nmode = "real"\ncv = "kfold"\nk = 3\nrepeats = 1\nval_fraction = 0.0\n'
-        '[train]\nschedule = "custom"\nepochs = 8\nbatch_size = 16\nthreads = 1\n')
+        '[train]\nschedule = "custom"\nepochs = 6\nbatch_size = 16\nthreads = 1\n')
     scores = {}
     for name, init in (("scratch", '""'), ("ma2mi", f'"{run / "checkpoints" / "last.pt"}"')):
         out = tmp_path / name
@@ -56,7 +56,7 @@ def test_pretraining_learns_future_latents_and_initialises_finetuning(tmp_path, 
         assert len(pred) == len(fixture.clips) and np.isfinite(pred["prob_0"]).all()
         scores[name] = f1_score(pred["label"], pred["pred"], average="macro")
     with capsys.disabled():
-        print(f"[proof] MIACNet on the held-out person, 3-fold, 8 epochs, last epoch: UF1 scratch "
+        print(f"[proof] MIACNet on 6 held-out people, 3-fold, 6 epochs, last epoch: UF1 scratch "
               f"{scores['scratch']:.3f}, MA2MI-initialised {scores['ma2mi']:.3f}")
     # a junk init file is refused before training, in one line
     junk = tmp_path / "junk.pt"

@@ -12,7 +12,8 @@ Sources (:func:`find_clips`, :func:`dataset_clips`, :func:`collect_clips`):
 
 Every clip goes through the same preprocessing: the face is found on its **first frame**, and that
 one transform crops and aligns every frame (:func:`miex.datasets.crops.crop_clip_info`, method
-``"mie-x"`` or ``"meb"``; one transform per clip keeps the facial motion free of detector
+``"meb"`` (default, as :mod:`miex.preprocess` crops raw recordings for recognition) or
+``"mie-x"``; one transform per clip keeps the facial motion free of detector
 jitter). Crops are cached: frame folders and dataset clips in crop_clip's own cache (dataset clips
 under the same ``<dataset>/<subject>/<clip>`` keys as ``miex datasets crop``), videos as
 ``<crop cache>/<settings hash>/_videos/<hash of path, stride, max_frames>.npz`` in the same file
@@ -53,7 +54,7 @@ class ClipSettings:
     """How clips are decoded and cropped."""
 
     size: int = 128
-    method: str = "mie-x"
+    method: str = "meb"  # the crop `miex train` gives raw recordings ([data] crop = "auto")
     margin: float | None = None
     upsample: int = 1
     min_frames: int = 4

@@ -1,29 +1,26 @@
-"""Fixtures for the MA2MI proof: macro-expression videos of one person, micro-expressions of another.
+"""Fixtures for the MA2MI proof: macro-expression videos of some people, micro-expressions of others.
 
-Only two real people ship offline (scikit-image's astronaut, matplotlib's Grace Hopper), so the
-proof keeps them apart: :func:`write_pretrain_videos` writes 640x480 macro-expression videos of
-one photo (default Grace Hopper) in several variants (mirror, colour, gamma, rotation, blur: other
-"recordings" of the same person), and :func:`write_finetune_casme2` writes a CASME II-layout
-micro-expression fixture of the *other* photo (default the astronaut), one variant per subject.
+No fixture person appears on both sides:
 
-The micro clips are aligned face crops (``miex.faces.detect_face``, margin 0.1, like the MEB
-crop) rendered by the warp generator with a class-specific AU pattern at micro intensity
-(U[0.15, 0.3] per AU) plus a weak random distractor AU (<= 0.1), rising from neutral at the
-onset to the apex and falling back:
-
-- negative (disgust): AU4 + AU7; positive (happiness): AU6 + AU12; surprise: AU1 + AU2 + AU5.
+- :func:`write_pretrain_videos` writes 640x480 macro-expression videos (neutral -> peak, slight head
+  motion; :mod:`miex.testing.videos`) of people 7-14 of :func:`miex.testing.people.people` (LFW
+  subset faces, distinct by dlib's face embedding) and of the two shipped photos (scikit-image's
+  astronaut, matplotlib's Grace Hopper, plain and in variants: mirror, colour, gamma, rotation,
+  blur);
+- :func:`write_finetune_casme2` writes a CASME II-layout micro-expression fixture of people 1-6,
+  recorded at 640x480 by :func:`miex.testing.people.recording_source` (class AU patterns at micro
+  intensity, the face a part of the frame), so fine-tuning goes through ``miex train``'s face-crop
+  stage as on real recordings.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from miex.au.space import z_from_mapping
 from miex.seeding import rng
 
 #: variant name -> (mirror, colour, rotation degrees, blur sigma)
@@ -38,9 +35,8 @@ VARIANTS: dict[str, tuple[bool, str, float, float]] = {
     "rot_warm": (False, "warm", -5.0, 0.0),
 }
 MACRO_EMOTIONS = ("happiness", "surprise", "sadness", "anger", "disgust", "fear")
-MICRO_CLASSES = {"disgust": ("AU04", "AU07"), "happiness": ("AU06", "AU12"), "surprise": ("AU01", "AU02", "AU05")}
-DISTRACTORS = ("AU14", "AU17", "AU10", "AU45", "AU25")
-MICRO_INTENSITY = (0.15, 0.3)
+#: CASME II emotions of the fine-tuning fixture (3-class: negative, positive, surprise)
+MICRO_EMOTIONS = ("disgust", "happiness", "surprise")
 
 
 def photo_path(name: str) -> Path:
@@ -90,81 +86,87 @@ def _variant_file(folder: Path, name: str, variant: str) -> Path:
     return path
 
 
+def _person_file(folder: Path, person) -> Path:
+    """An LFW fixture person's face on a grey 2x canvas (dlib needs context around the face)."""
+    import cv2
+
+    path = folder / f"lfw{person.index:03d}.png"
+    if not path.is_file():
+        side = person.image.shape[0]
+        canvas = np.full((2 * side, 2 * side, 3), 128, np.uint8)
+        canvas[side // 2:side // 2 + side, side // 2:side // 2 + side] = person.image
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    return path
+
+
+#: the fixture people (indices into ``people(14)``) of each side
+PRETRAIN_PEOPLE = tuple(range(6, 14))
+FINETUNE_PEOPLE = 6
+
+
 def write_pretrain_videos(
     folder: str | os.PathLike[str],
     *,
-    photo: str = "grace_hopper",
-    variants: Sequence[str] = tuple(VARIANTS),
+    lfw: Sequence[int] = PRETRAIN_PEOPLE,
+    photos: Sequence[str] = ("grace_hopper", "astronaut"),
+    variants: Sequence[str] = ("plain", "mirror"),
     emotions: Sequence[str] = MACRO_EMOTIONS,
     n_frames: int = 14,
     suffix: str = ".mp4",
     seed: int = 0,
 ) -> list[Path]:
-    """One 640x480 macro-expression video per (variant, emotion) of ``photo`` under ``folder``."""
+    """One 640x480 macro-expression video per (source face, emotion) under ``folder``: the LFW
+    fixture people ``lfw`` (indices into ``people(14)``; never the fine-tuning ones) and the
+    shipped ``photos`` in ``variants``."""
+    from miex.testing.people import people
     from miex.testing.videos import write_face_video
 
     folder = Path(folder)
-    photos = folder / ".photos"
+    faces = folder / ".faces"
+    if any(i < FINETUNE_PEOPLE for i in lfw):
+        raise ValueError(f"people 0-{FINETUNE_PEOPLE - 1} are the fine-tuning subjects")
+    cast = people(max(lfw) + 1) if lfw else ()
+    sources = [(f"lfw{cast[i].index:03d}", _person_file(faces, cast[i])) for i in lfw]
+    sources += [(f"{photo}_{v}", _variant_file(faces, photo, v)) for photo in photos for v in variants]
     out = []
-    for variant in variants:
-        source = _variant_file(photos, photo, variant)
+    for name, source in sources:
         for emotion in emotions:
-            path = folder / f"{photo}_{variant}" / f"{emotion}{suffix}"
+            path = folder / name / f"{emotion}{suffix}"
             if not path.is_file():
-                gen = rng(seed, "macro", variant, emotion)
+                gen = rng(seed, "macro", name, emotion)
                 write_face_video(path, source, emotion, n_frames, seed=seed, intensity=float(gen.uniform(0.6, 1.0)))
             out.append(path)
     return out
 
 
-def micro_frame_source(photo: str, subjects: dict[str, str], size: int, seed: int = 0):
-    """A ``miex.testing`` frame source rendering :data:`MICRO_CLASSES` on ``photo``'s variants
-    (``subjects``: local subject folder -> variant)."""
-    from miex.faces import detect_face
-    from miex.generators import create_generator
-    from miex.testing.frames import motion_weights
-
-    generator = create_generator("warp")
-    prepared = {}
-    for subject, variant in subjects.items():
-        face = detect_face(variant_image(photo, variant), size=size)
-        prepared[subject] = generator.prepare(dataclasses.replace(face))
-
-    def source(info, n_frames: int) -> list[np.ndarray]:
-        gen = rng(seed, "micro", info.subject, info.clip)
-        apex = {au: float(gen.uniform(*MICRO_INTENSITY)) for au in MICRO_CLASSES[info.emotion]}
-        distractor = DISTRACTORS[int(gen.integers(len(DISTRACTORS)))]
-        apex[distractor] = apex.get(distractor, 0.0) + float(gen.uniform(0.0, 0.1))
-        zs = motion_weights(n_frames, info.apex_index)[:, None] * z_from_mapping(apex)[None, :]
-        return [np.ascontiguousarray(f, dtype=np.uint8) for f in generator.render_many(prepared[info.subject], zs)]
-
-    return source
-
-
 def write_finetune_casme2(
     root: str | os.PathLike[str],
     *,
-    photo: str = "astronaut",
-    variants: Sequence[str] = ("plain", "mirror", "warm", "cool_mirror", "gamma", "rot"),
+    subjects: int = FINETUNE_PEOPLE,
     clips_per_class: int = 3,
     n_frames: int = 5,
-    size: int = 96,
     seed: int = 0,
 ):
-    """A CASME II fixture (``miex.testing.write_casme2_fixture``) of ``photo``: one subject per
-    variant, ``clips_per_class`` clips of each 3-class emotion; returns the Fixture."""
+    """A CASME II fixture (``miex.testing.write_casme2_fixture``) of ``subjects`` different people
+    (the first of ``people()``), 640x480 recordings, ``clips_per_class`` clips of each 3-class
+    emotion (disgust, happiness, surprise); returns the Fixture."""
     from miex.testing import ClipSpec, write_casme2_fixture
+    from miex.testing.people import recording_source
 
-    subjects = {f"sub{i + 1:02d}": v for i, v in enumerate(variants)}
+    if subjects > FINETUNE_PEOPLE:
+        raise ValueError(f"at most {FINETUNE_PEOPLE} fine-tuning subjects (the others are pre-training people)")
+    names = [f"sub{i + 1:02d}" for i in range(subjects)]
     specs = []
-    for subject in subjects:
-        for c, emotion in enumerate(MICRO_CLASSES):
+    for subject in names:
+        for c, emotion in enumerate(MICRO_EMOTIONS):
             for j in range(clips_per_class):
                 onset = 10 + 20 * (c * clips_per_class + j)
                 specs.append(ClipSpec(subject, f"EP{c * clips_per_class + j + 1:02d}_0{c}f", emotion, onset,
                                       onset + (n_frames - 1) // 2, onset + n_frames - 1))
-    return write_casme2_fixture(root, specs, frame_source=micro_frame_source(photo, subjects, size, seed))
+    source = recording_source([("casme2", s) for s in names], seed=seed)
+    return write_casme2_fixture(root, specs, frame_source=source)
 
 
-__all__ = ["MACRO_EMOTIONS", "MICRO_CLASSES", "VARIANTS", "micro_frame_source", "photo_path", "variant_image",
-           "write_finetune_casme2", "write_pretrain_videos"]
+__all__ = ["FINETUNE_PEOPLE", "MACRO_EMOTIONS", "MICRO_EMOTIONS", "PRETRAIN_PEOPLE", "VARIANTS", "photo_path",
+           "variant_image", "write_finetune_casme2", "write_pretrain_videos"]

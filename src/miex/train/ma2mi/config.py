@@ -5,7 +5,8 @@ Every key has a default; a config file only lists what it changes::
     [data]
     videos = ["/data/my_recordings"]   # folders of videos / frame folders (miex synth --frames clip too)
     datasets = ["ckplus", "oulu", "mmew"]   # NAME or NAME=ROOT; mmew reads its macro part
-    crop_method = "mie-x"              # mie-x | meb (miex.datasets.crops)
+    crop_method = "meb"                # meb | mie-x (miex.datasets.crops); meb = what `miex train`'s
+                                       # [data] crop = "auto" gives raw recordings (miex.preprocess)
     margin = 0.2                       # optional; default: the crop method's margin
     upsample = 1                       # dlib detector upsampling (faces down to ~40 px at 1)
     min_frames = 4                     # shorter clips are skipped (at least k_min + 1 is enforced)
@@ -57,7 +58,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "data": {
         "videos": ((list,), []),
         "datasets": ((list,), []),
-        "crop_method": ((str,), "mie-x"),
+        "crop_method": ((str,), "meb"),
         "margin": (_NUM, None),
         "upsample": ((int,), 1),
         "min_frames": ((int,), 4),
