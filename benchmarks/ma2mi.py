@@ -30,11 +30,11 @@ from pathlib import Path
 import torch
 
 
-def _pretrain_config(videos: Path, size: int, width: int, epochs: int, threads: int, seed: int = 0):
+def _pretrain_config(videos: Path, size: int, width: int, epochs: int, threads: int, seed: int = 0, pairs: int = 8):
     from miex.train.ma2mi import validate
 
     return validate({"data": {"videos": [str(videos)], "crop_method": "meb"}, "model": {"size": size, "width": width},
-                     "ma2mi": {"pairs_per_clip": 8}, "train": {"epochs": epochs, "batch_size": 32, "threads": threads,
+                     "ma2mi": {"pairs_per_clip": pairs}, "train": {"epochs": epochs, "batch_size": 32, "threads": threads,
                                                                "seed": seed}}, "benchmark")
 
 
@@ -60,7 +60,7 @@ def throughput(root: Path, threads: int) -> None:
         n = sum(int(b[0].shape[0]) for b in loader)
         dt = time.perf_counter() - t
         print(f"[{size}px] data pipeline alone: {n} pairs in {dt:.2f} s = {n / dt:.0f} pairs/s")
-        cfg = _pretrain_config(videos, size, width, 1, threads)
+        cfg = _pretrain_config(videos, size, width, 1, threads, pairs=8 if width < 64 else 2)
         cfg["data"]["cache_dir"] = str(cache)
         res = pretrain_ma2mi(cfg, root / f"pre-{size}-{width}", progress=False, quiet=True, overwrite=True)
         row = res.history.iloc[-1]

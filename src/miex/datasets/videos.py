@@ -220,7 +220,7 @@ def _crop_video(ref: ClipRef, settings: ClipSettings, detector, cache_dir: Path)
         try:
             frames = read_video(ref.source, stride=settings.stride, max_frames=settings.max_frames)
             crops = crop_clip_info(frames, settings.method, settings.size, margin=settings.margin,
-                                   detector=detector, cache=False).crops
+                                   detector=detector, upsample=settings.upsample, cache=False).crops
         except InputError as exc:
             # "<array>" (the decoded first frame) is named after its video
             where = ref.source if exc.path == "<array>" else exc.path
