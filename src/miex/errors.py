@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class MiexError(Exception):
     """A user-facing error: bad input, missing file, wrong option.
@@ -18,6 +20,14 @@ class InputError(MiexError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a skip reason, for grouping: the text before its first ``:`` or ``(``, numbers
+    replaced by ``N`` ("apex frame 99 not in the AU table (frames 1-10)" -> "apex frame N not in
+    the AU table"), so that one summary line has one entry per kind, not per clip."""
+    head = re.split(r"[:(]", str(reason), maxsplit=1)[0].strip()
+    return re.sub(r"\d+", "N", head) or str(reason).strip()
 
 
 class SkipLog:
@@ -41,9 +51,10 @@ class SkipLog:
         return len(self.items)
 
     def counts(self) -> dict[str, int]:
+        """Skips per kind of reason (:func:`reason_kind`)."""
         out: dict[str, int] = {}
         for _, reason in self.items:
-            key = reason.split(":")[0]
+            key = reason_kind(reason)
             out[key] = out.get(key, 0) + 1
         return out
 

@@ -129,12 +129,18 @@ def test_samm_labels_subjects_and_header(trees):
     assert set(native.samples["native_label"]) == {"Anger", "Contempt", "Happiness", "Surprise", "Other"}
 
 
-def test_samm_apex_outside_still_loads(trees):
-    ds = Samm(trees["samm"].root)
-    i = int(np.flatnonzero(ds.samples["clip"] == "028_4_1")[0])
-    sample = ds[i]  # apex 120 is not on disk: the nearest frame (110) is used
-    last = read_frame(ds.samples.iloc[i]["frames"][-1])
-    assert np.array_equal(sample["apex"], last)
+def test_samm_text_subjects_and_missing_apex_frame(tmp_path):
+    """Subjects stored as text ('006') load; an annotated apex that is not on disk falls back to
+    the nearest frame (and is reported as missing_frame)."""
+    from miex.testing import ClipSpec, tiny_frames, write_samm_fixture
+
+    fx = write_samm_fixture(tmp_path / "samm", (ClipSpec("006", "006_1_2", "Anger", 100, 120, 110, "4"),),
+                            frame_source=tiny_frames(8))
+    ds = Samm(fx.root)
+    assert list(ds.samples["subject"]) == ["samm/006"]
+    sample = ds[0]  # apex 120 is not on disk: the nearest frame (110) is used
+    assert np.array_equal(sample["apex"], read_frame(ds.samples.iloc[0]["frames"][-1]))
+    assert "missing_frame" in {p.kind for p in ds.validate()}
 
 
 def test_smic_apex_rules_and_non_micro(trees):

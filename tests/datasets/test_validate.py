@@ -23,10 +23,24 @@ def test_casme2_slash_apex_is_reported(trees):
     assert not [p for p in problems if p.kind in ("frame_order", "unreadable_frame", "missing_frame")]
 
 
-def test_samm_apex_outside_onset_offset_is_reported(trees):
+def test_samm_public_sheet_numbers_are_clean(trees):
+    """The fixture holds the public v2 sheet's frame numbers: no apex outside onset..offset."""
     problems = Samm(trees["samm"].root).validate()
-    order = sorted(p.clip for p in problems if p.kind == "frame_order")
-    assert order == ["028/028_4_1", "032/032_3_1"]
+    assert not [p for p in problems if p.kind == "frame_order"]
+    ds = Samm(trees["samm"].root)
+    row = ds.samples.set_index("clip").loc["028_4_1"]
+    assert (row["subject"], row["onset"], row["apex"], row["offset"]) == ("samm/028", 1071, 1113, 1134)
+
+
+def test_samm_damaged_copy_apex_outside_is_reported(tmp_path):
+    """A copy whose apex lies outside onset..offset (not the public sheet) is reported, not trusted."""
+    from miex.testing import ClipSpec, tiny_frames, write_samm_fixture
+
+    damaged = (ClipSpec("006", "006_1_2", "Anger", 100, 120, 110, "4"),  # apex after offset
+               ClipSpec("007", "007_3_1", "Surprise", 50, 40, 55, "1+2"))  # apex before onset
+    fx = write_samm_fixture(tmp_path / "samm", damaged, frame_source=tiny_frames(8))
+    order = sorted(p.clip for p in Samm(fx.root).validate() if p.kind == "frame_order")
+    assert order == ["006/006_1_2", "007/007_3_1"]
 
 
 def test_unreadable_frames(tiny_tree):

@@ -80,7 +80,8 @@ def proof_config(proof_composite, proof_synthetic, feature_cache):
 def composite442(tmp_path_factory) -> dict[str, str]:
     """All 442 clips of the official MEGC2019 list (8x8 noise frames; its SAMM tree also serves
     as SAMM), a CK+ tree and a 10-subject MMEW tree, for dry runs of the shipped configs."""
-    from miex.testing import ClipSpec, tiny_frames, write_ckplus_fixture, write_megc_composite_fixture, write_mmew_fixture
+    from miex.testing import (ClipSpec, tiny_frames, write_casme3_fixture, write_ckplus_fixture,
+                              write_megc_composite_fixture, write_mmew_fixture)
 
     root = tmp_path_factory.mktemp("composite442")
     roots = write_megc_composite_fixture(root, frame_source=tiny_frames(8), n_frames=3)
@@ -89,9 +90,10 @@ def composite442(tmp_path_factory) -> dict[str, str]:
     clips = [ClipSpec(f"S{s:02d}", f"S{s:02d}-0{k + 1}-00{k + 1}", emotions[(s + k) % len(emotions)], 1, 2, 3)
              for s in range(1, 11) for k in range(4)]
     mmew = write_mmew_fixture(root / "mmew", clips, frame_source=tiny_frames(8), macro=())
+    casme3 = write_casme3_fixture(root / "casme3", frame_source=tiny_frames(8))
     three_class = sum(c.emotion != "others" for c in clips)
     return {**{k: str(v) for k, v in roots.items()}, "ckplus": str(ck.root), "mmew": str(mmew.root),
-            "mmew_samples": three_class}
+            "casme3": str(casme3.root), "mmew_samples": three_class}
 
 
 @pytest.fixture(scope="session")

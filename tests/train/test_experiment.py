@@ -93,12 +93,22 @@ def test_overrides_and_sweeps(tmp_path):
 
 
 def _fixture_overrides(name: str, composite442: dict, synthetic: Path) -> list[str]:
-    roots = [f'data.roots.{k}="{composite442[k]}"' for k in ("casme2", "samm", "smic", "ckplus", "mmew")]
+    roots = [f'data.roots.{k}="{composite442[k]}"' for k in ("casme2", "samm", "smic", "ckplus", "mmew", "casme3")]
     out = roots + [f'data.synthetic="{synthetic}"']
     cfg = load_config(CONFIGS / name)
     for key, values in cfg.sweep.items():
         out.append(f"sweep.{key}=[{', '.join(chr(34) + str(synthetic) + chr(34) for _ in values)}]")
     return out
+
+
+#: (samples, subjects) of the datasets whose fixtures hold every published clip.
+PUBLISHED_SIZES = {"megc2019": (442, 68), "samm": (133, 28)}
+
+
+def _samples(config, name: str, options: dict):
+    from miex.train.plan import load_samples
+
+    return load_samples(name, config.data["roots"], options, config.data["label_scheme"])[0]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -110,9 +120,16 @@ def test_shipped_config_dry_runs(name, composite442, synthetic_with_provenance):
     n_runs = len(expand_sweep(original))
     proto = config.protocol
     dataset = config.data["dataset"]
-    n_samples = {"megc2019": 442, "samm": 133, "mmew": composite442["mmew_samples"]}[dataset]
-    n_subjects = {"megc2019": 68, "samm": 28, "mmew": 10}[dataset]
-    per_repeat = n_subjects if proto["cv"] == "loso" else proto["k"]
+    test_set = _samples(config, dataset, config.data["options"])
+    n_samples, n_subjects = len(test_set), test_set["subject"].nunique()
+    if dataset in PUBLISHED_SIZES:  # the fixtures hold every clip of these: the published sizes
+        assert (n_samples, n_subjects) == PUBLISHED_SIZES[dataset]
+    per_repeat = {"loso": n_subjects, "kfold": proto["k"], "cross_dataset": 1}[proto["cv"]]
+    if proto["cv"] == "cross_dataset":
+        n_train = sum(len(_samples(config, name, {})) for name in config.data["train_datasets"])
+        assert len(table) == proto["repeats"] and (table["test_samples"] == n_samples).all()
+        assert ((table["train_samples"] + table["val_samples"]) == n_train).all()
+        return
     assert table["run"].nunique() == n_runs
     assert len(table) == n_runs * proto["repeats"] * per_repeat
     for (_, repeat), folds in table.groupby(["run", "repeat"]):
@@ -151,3 +168,26 @@ def test_cli_dry_run_prints_folds(composite442, synthetic_with_provenance, capsy
 def test_config_from_dict_source_in_errors():
     with pytest.raises(MiexError, match="<mine>: unknown section"):
         config_from_dict({"bogus": {}}, "<mine>")
+
+
+def test_model_options_are_type_checked_before_the_run_folder(tmp_path, capsys):
+    path = _write(tmp_path, MINIMAL.replace('name = "ststnet"', 'name = "branches"\nimage_size = "224"'))
+    with pytest.raises(MiexError, match=r"\[model\] image_size must be an integer, got '224'"):
+        load_config(path)
+    out = tmp_path / "run"
+    assert main(["train", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "image_size must be an integer" in err and "Traceback" not in err and not out.exists()
+    with pytest.raises(MiexError, match=r"\[model\] channels must be a list of 3 values"):
+        load_config(_write(tmp_path, MINIMAL + 'channels = ["u", "v"]\n'))
+    assert load_config(_write(tmp_path, MINIMAL + "dropout = 0\n")).model["dropout"] == 0.0
+
+
+def test_defaults_follow_the_published_protocols(tmp_path):
+    """No validation carve-out by default: every fold trains on all its training subjects, and
+    the face is cropped from raw recordings."""
+    cfg = load_config(_write(tmp_path, MINIMAL))
+    assert cfg.protocol["val_fraction"] == 0.0
+    assert (cfg.data["crop"], cfg.data["crop_size"], cfg.data["allow_partial"]) == ("auto", 0, False)
+    with pytest.raises(MiexError, match=r"\[data\] crop must be one of auto, meb, mie-x, none"):
+        load_config(_write(tmp_path, MINIMAL.replace('[model]', 'crop = "face"\n[model]')))

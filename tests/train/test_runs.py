@@ -40,6 +40,11 @@ def test_same_seed_same_predictions(proof_config, tmp_path):
     assert list(a.columns) == PRED_COLUMNS
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert set(a["selection"]) == {"last", "val_best", "test_best"}
+    # each fold's _best.pt holds exactly the reported val_best epoch (same tie rule)
+    val_best = a[a["selection"] == "val_best"].groupby("fold")["epoch"].first()
+    for fold, epoch in val_best.items():
+        best = torch.load(tmp_path / "a" / "checkpoints" / f"r0_f{fold}_best.pt", weights_only=True)
+        assert best["epoch"] == epoch
     # another seed gives other predictions
     raw["protocol"]["seed"] = 1
     run_experiment(config_from_dict(raw), tmp_path / "c", quiet=True)
@@ -201,3 +206,18 @@ def test_torchrun_ddp_on_cpu(proof_config, tmp_path):
     assert done.stdout.count("report:") == 1  # rank 0 reports
     pred = _predictions(tmp_path / "run")
     assert sorted(pred["fold"].unique()) == [0, 1, 2] and len(pred[pred["selection"] == "last"]) == 72
+
+
+def test_progress_bars_per_fold_without_empty_bars(proof_config, tmp_path, capsys):
+    """A tqdm bar per fold over its epochs, showing the loss and the validation UF1; a second
+    run whose features all come from the cache draws no empty ``features: 0it`` bar."""
+    raw = proof_config({"name": "ststnet"}, protocol={"cv": "kfold", "k": 2, "val_fraction": 0.3},
+                       train={"epochs": 2})
+    run_experiment(config_from_dict(raw), tmp_path / "a", progress=True)
+    first = capsys.readouterr().err
+    assert "r0_f0" in first and "r0_f1" in first and "epoch" in first
+    assert "loss=" in first and "val_uf1=" in first
+    run_experiment(config_from_dict(raw), tmp_path / "b", progress=True)
+    second = capsys.readouterr().err
+    assert "0it" not in second and "features:" not in second
+    assert "r0_f0" in second

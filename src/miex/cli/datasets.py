@@ -13,7 +13,7 @@
     Class counts and the first ``N`` samples of one dataset (``--scheme``: a dataset's own label
     scheme, e.g. CAS(ME)^3 ``4class``, ``7class`` or ``objective``).
 
-``miex datasets crop NAME [--root DIR] [--method mie-x|meb] [--size 128] [--frames clip|pair|all]``
+``miex datasets crop NAME [--root DIR] [--method meb|mie-x] [--size 128] [--frames clip|pair|all]``
     Face crops of every clip into the crop cache (``$MIEX_CACHE_DIR/crops``): the MiE-X way (one
     detector box from the onset frame, applied to every frame) or the MEB way (eye alignment of
     the onset, the same similarity applied to every frame). A second run reads the cache.
@@ -56,8 +56,9 @@ def register(subparsers: Any) -> None:
     crop = sub.add_parser("crop", help="face crops of every clip into the crop cache (MiE-X or MEB way)")
     crop.add_argument("name", help="casme2, samm, smic, mmew, ckplus, oulu, casme3 or 4dme")
     crop.add_argument("--root", metavar="DIR", help="dataset root (default: the configured one)")
-    crop.add_argument("--method", choices=["mie-x", "meb"], default="mie-x",
-                      help="mie-x: one box from the onset frame; meb: eye alignment of the onset (default mie-x)")
+    crop.add_argument("--method", choices=["meb", "mie-x"], default="meb",
+                      help="meb: eye alignment of the onset, as miex train's default crop; mie-x: one box from "
+                           "the onset frame (default meb)")
     crop.add_argument("--size", type=int, default=128, help="crop size in pixels (default 128)")
     crop.add_argument("--frames", choices=["clip", "pair", "all"], default="clip",
                       help="onset..offset (clip), onset+apex (pair) or every frame (all)")
@@ -141,7 +142,7 @@ def check_handler(args: argparse.Namespace) -> int:
             f"\nNo dataset root configured. Add a [roots] section to {config_path(args.config)}, e.g.\n"
             f'  [roots]\n  casme2 = "/data/CASME2"\nor set MIEX_CASME2_ROOT (MIEX_SAMM_ROOT, MIEX_SMIC_ROOT, ...).'
         )
-    bad = any(r["problems"] or r["found"] in ("missing", "error") for r in rows)
+    bad = any(_faults(r["problems"]) or r["found"] in ("missing", "error") for r in rows)
     return 1 if args.strict and bad else 0
 
 
@@ -154,7 +155,7 @@ def _blank_row(name: str, root: str, found: str, message: str = "") -> dict[str,
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     headers = ["dataset", "root", "found", "clips", "3class", "subjects", "problems"]
-    table = [[str(r[h]) if h != "problems" else str(len(r["problems"])) for h in headers] for r in rows]
+    table = [[str(r[h]) if h != "problems" else str(len(_faults(r["problems"]))) for h in headers] for r in rows]
     for r in table:
         if len(r[1]) > 48:
             r[1] = "..." + r[1][-45:]
@@ -165,9 +166,20 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
+def _faults(problems: list) -> list:
+    """The problems of a copy, without the documented quirks of the official data (notes)."""
+    return [p for p in problems if not p.note]
+
+
 def _print_problems(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         problems = row["problems"]
+        if not problems:
+            continue
+        for p in problems:
+            if p.note:
+                print(f"\n{row['dataset']}: note: {p.clip}: {p.kind}: {p.message}")
+        problems = _faults(problems)
         if not problems:
             continue
         kinds = Counter(p.kind for p in problems)

@@ -64,6 +64,9 @@ class Problem:
     clip: str
     kind: str
     message: str
+    #: True for a documented quirk of the official data (``KNOWN_QUIRKS``): reported as a note,
+    #: not a problem of the user's copy (``miex datasets check --strict`` passes).
+    note: bool = False
 
     def __str__(self) -> str:
         where = f"{self.dataset}/{self.clip}" if self.clip else self.dataset
@@ -262,6 +265,8 @@ class MiexDataset:
     THREE_CLASS_MAP: dict[str, int] = {}
     #: the native classes (lower case), in label order
     NATIVE_CLASSES: tuple[str, ...] = ()
+    #: (clip, problem kind) -> why this is a documented quirk of the official data, not a fault
+    KNOWN_QUIRKS: dict[tuple[str, str], str] = {}
     #: further label schemes of this dataset: name -> class names in label order (CAS(ME)^3's
     #: ``4class``/``7class``); :meth:`_scheme_index` gives a clip's index in each
     EXTRA_SCHEMES: dict[str, tuple[str, ...]] = {}
@@ -328,7 +333,10 @@ class MiexDataset:
         return path
 
     def _problem(self, clip: str, kind: str, message: str) -> None:
-        self._problems.append(Problem(self.name, clip, kind, message))
+        quirk = self.KNOWN_QUIRKS.get((clip, kind))
+        if quirk:
+            message = f"{message} ({quirk})"
+        self._problems.append(Problem(self.name, clip, kind, message, note=bool(quirk)))
 
     def _subject(self, local: str) -> str:
         return make_subject(self.name, local)

@@ -8,7 +8,8 @@ Layout::
     ROOT/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg      (raw frames)
     ROOT/Cropped/sub01/EP02_01f/reg_img46.jpg              (cropped frames)
 
-Quirk: the ApexFrame of sub04/EP12_01f is ``"/"`` (a ``missing_apex`` problem).
+Quirk: the ApexFrame of sub04/EP12_01f is ``"/"`` in the official sheet (the MEGC2019 list leaves
+the clip out); it is skipped and reported as a note, not a problem of the copy.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class Casme2(MiexDataset):
     ``missing_apex``: ``"skip"`` rows whose apex is ``"/"`` or use the ``"middle"`` frame.
     ``annotations_file``: the coding spreadsheet, found as ``CASME2-coding-*.xlsx`` by default.
     """
+
+    KNOWN_QUIRKS = {("sub04/EP12_01f", "missing_apex"): "documented quirk of the official sheet; the MEGC2019 "
+                                                        "list leaves this clip out"}
 
     name = "casme2"
     THREE_CLASS_MAP = {"disgust": 0, "repression": 0, "happiness": 1, "surprise": 2}

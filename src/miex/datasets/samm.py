@@ -9,7 +9,9 @@ Layout::
     ROOT/SAMM/006/006_1_2/006_05562.jpg
 
 Subjects are integers in the sheet (``6``) and zero-padded folders (``006``).
-Quirk: clips 028_4_1 and 032_3_1 have their apex outside onset..offset (``frame_order``).
+The public ``SAMM_Micro_FACS_Codes_v2.xlsx`` stores subjects as text (``'006'``) and Duration
+cells as formulas; its apex is inside onset..offset for every clip (028_4_1 is 1071/1113/1134).
+Other copies may differ: ``validate()`` reports an apex outside onset..offset (``frame_order``).
 """
 
 from __future__ import annotations

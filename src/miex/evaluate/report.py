@@ -121,7 +121,13 @@ def compute_metrics(run: Run, selections: Sequence[str]) -> dict[str, Any]:
     summary = summarize(pooled)
     n_classes = n_classes_of(run.predictions)
     parts = parts_of(run.predictions)
+    data_notes = _data_notes(run.dir)
     protocol = protocol_of(run)
+    if data_notes.get("cross_dataset"):
+        cross = data_notes["cross_dataset"]
+        protocol = {**protocol, "kind": "cross-dataset",
+                    "label": "cross-dataset: train on " + ", ".join(f"{k} ({v})" for k, v in cross["train"].items())
+                             + ", test on " + ", ".join(f"{k} ({v})" for k, v in cross["test"].items())}
     composite = set(parts) == set(COMPOSITE_PARTS)
     out: dict[str, Any] = {
         "run": str(run.dir),
@@ -132,6 +138,7 @@ def compute_metrics(run: Run, selections: Sequence[str]) -> dict[str, Any]:
         "parts": parts,
         "composite": composite,
         "incomplete": [list(u) for u in run.missing_units],
+        "data": data_notes,
         "pooling": "metrics on the predictions of all folds pooled, per repeat; mean and sample std (ddof=1) over repeats",
         "missing_classes": "UF1/UAR average over the classes present in the truth of each part",
         "selections": {},
@@ -191,15 +198,16 @@ def _leaderboard_section(m: dict[str, Any]) -> dict[str, Any]:
     """This run's "all" rows placed among published results: the composite tables when it is on
     the composite, the CAS(ME)^3 table (entries with the run's number of classes) when it is on
     CAS(ME)^3 alone, the cross-dataset table for a cross-dataset protocol."""
-    run_rows = _run_rows(m) if m["composite"] else []
+    placed = {name: _matches(m, name) for name in ("composite_loso", "miex_table1")}
 
-    def table(entries: tuple[lb.Entry, ...]) -> list[dict[str, Any]]:
-        return sorted(_published(entries) + run_rows, key=lambda r: -r["uf1"])
+    def table(entries: tuple[lb.Entry, ...], name: str) -> list[dict[str, Any]]:
+        return sorted(_published(entries) + (_run_rows(m) if placed[name] else []), key=lambda r: -r["uf1"])
 
     out = {
-        "composite_loso": table(lb.COMPOSITE_LOSO),
-        "miex_table1": table(lb.MIEX_TABLE1),
-        "run_placed": bool(run_rows),
+        "composite_loso": table(lb.COMPOSITE_LOSO, "composite_loso"),
+        "miex_table1": table(lb.MIEX_TABLE1, "miex_table1"),
+        "run_placed": any(placed.values()),
+        "placed_in": [name for name, ok in placed.items() if ok],
         "note": lb.PROTOCOL_NOTE,
     }
     if m["parts"] == ["casme3"]:
@@ -210,6 +218,34 @@ def _leaderboard_section(m: dict[str, Any]) -> dict[str, Any]:
     if str(m["protocol"].get("kind", "")).lower().startswith("cross"):
         out["cross_dataset"] = sorted(_published(lb.CROSS_DATASET) + _run_rows(m), key=lambda r: -r["uf1"])
     return out
+
+
+#: The published tables: protocol kind, folds (None: any) and samples a run must match to be placed.
+_TABLE_PROTOCOLS: dict[str, tuple[str, int | None, int]] = {
+    "composite_loso": ("LOSO", None, 442),
+    "miex_table1": ("k-fold", 3, 442),
+}
+
+
+def _matches(m: dict[str, Any], table: str) -> bool:
+    """Whether a run is comparable with a published table: the full composite (all 442 samples,
+    not partial data) under the table's protocol."""
+    kind, folds, n = _TABLE_PROTOCOLS[table]
+    first = next(iter(m["selections"].values()))
+    proto = m["protocol"]
+    return (m["composite"] and not m["data"].get("partial_missing") and first["parts"]["all"]["n"] == n
+            and proto["kind"] == kind and (folds is None or proto["n_folds"] == folds))
+
+
+def _data_notes(run_dir: Any) -> dict[str, Any]:
+    """``RUN/data.json`` (written by ``miex train``): samples per part, crop, partial data."""
+    import json
+
+    path = Path(run_dir) / "data.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _published(entries: tuple[lb.Entry, ...]) -> list[dict[str, Any]]:
@@ -435,6 +471,26 @@ def _leader_table(rows: list[dict[str, Any]]) -> Table:
     return Table(["Method", "UF1", "UAR", "Protocol", "Source"], out, emph, muted)
 
 
+def _data_facts(notes: dict[str, Any]) -> list[str]:
+    """What ``data.json`` says about the data, for the report's facts list."""
+    facts = []
+    if notes.get("parts"):
+        facts.append("Samples per part: " + ", ".join(f"{PART_NAMES.get(k, k)} {v}" for k, v in notes["parts"].items()))
+    if notes.get("partial_missing"):
+        facts.append(f"PARTIAL DATA ([data] allow_partial): {notes['partial_missing']} configured clip(s) were missing")
+    if notes.get("crop"):
+        facts.append(f"Face crop: {notes['crop']}")
+    for key, what in (("missing_frames", "clip(s) with an annotated frame not on disk (nearest frame used)"),
+                      ("crop_failures", "clip(s) left out: no usable face on the onset frame")):
+        if notes.get(key):
+            facts.append(f"{notes[key]} {what}")
+    if notes.get("val_fraction"):
+        facts.append(f"Validation carve-out: {notes['val_fraction']:.0%} of each fold's training subjects held out "
+                     "for the validation-selected epoch; every selection trains on the rest (the published "
+                     "protocols train on all training subjects)")
+    return facts
+
+
 def report_blocks(m: dict[str, Any]) -> list[tuple[str, Any]]:
     """The report as a list of (kind, content): h1/h2/p/table/img/list, rendered to md and HTML."""
     proto = m["protocol"]
@@ -452,6 +508,7 @@ def report_blocks(m: dict[str, Any]) -> list[tuple[str, Any]]:
     ]
     if m["config"]:
         facts.append("Config: " + ", ".join(f"{k} = {v}" for k, v in m["config"].items()))
+    facts.extend(_data_facts(m["data"]))
     if m["incomplete"]:
         facts.append(f"INCOMPLETE: {len(m['incomplete'])} fold/selection unit(s) have no predictions; "
                      "numbers cover the folds present only")
@@ -477,13 +534,15 @@ def report_blocks(m: dict[str, Any]) -> list[tuple[str, Any]]:
     b.append(("h2", "Next to published results"))
     note = lb.PROTOCOL_NOTE
     if m["composite"]:
-        if proto["kind"] != "LOSO":
-            note += f" This run uses {proto['label']}: it is not directly comparable with the LOSO leaderboard."
+        placed = m["leaderboard"]["placed_in"]
+        if placed:
+            note += " This run matches the protocol and the 442 samples of the " + " and ".join(
+                {"composite_loso": "LOSO leaderboard", "miex_table1": "MiE-X Table 1 (3-fold)"}[t] for t in placed
+            ) + ", so it is placed there."
         else:
-            note += " This run is LOSO, like the leaderboard; MiE-X Table 1 is 3-fold."
-        if first["parts"]["all"]["n"] != 442:
-            note += (f" It holds {first['parts']['all']['n']} samples per repeat, not the 442 of the full "
-                     "composite (a fixture or a partial copy): a placement in the tables is only illustrative.")
+            note += (f" This run ({proto['label']}, {first['parts']['all']['n']} samples per repeat) matches no "
+                     "published table's protocol and full 442-sample composite, so it is not placed in them; "
+                     "they are context only.")
     else:
         note += (" This run is not on the MEGC2019 composite (parts: " + ", ".join(m["parts"])
                  + "), so it is not placed in the composite tables below; they are context only.")

@@ -7,9 +7,11 @@ with openpyxl in the real column layouts, quirks included:
 
 - CASME II: blank third and seventh columns, the ``"/"`` apex of sub04/EP12_01f, apex = onset
   for sub05/EP09_05f, frame numbers crossing 9 -> 10 (``img9`` before ``img10``).
-- SAMM: a ``README`` sheet first, 13 note rows before the header of ``MICRO_ONLY``, integer
-  subjects for zero-padded folders, ``Other`` rows, and 028_4_1 / 032_3_1 with the apex outside
-  onset..offset.
+- SAMM: a ``README`` sheet first, 13 note rows before the header of ``MICRO_ONLY``, subjects
+  stored as text (``'006'``) and Duration cells as formulas (as in the public
+  ``SAMM_Micro_FACS_Codes_v2.xlsx``), ``Other`` rows, and 028_4_1 / 032_3_1 with their public
+  frame numbers (1071/1113/1134, 4896/4930/4970: the apex inside onset..offset). Copies that
+  differ (a damaged sheet) are what ``validate()`` is for: tests add such rows explicitly.
 - SMIC-HS: ``s1`` folders (the MEGC list says ``s01``), a ``non_micro`` folder to ignore.
 - CK+: float emotion files (``"   6.0000000e+00"``), FACS files, an unlabelled sequence.
 """
@@ -201,8 +203,8 @@ SAMM_CLIPS: tuple[ClipSpec, ...] = (
     ClipSpec("009", "009_2_1", "Disgust", 10, 11, 13, "9+10"),
     ClipSpec("009", "009_3_4", "Fear", 20, 22, 23, "20"),
     ClipSpec("009", "009_4_1", "Sadness", 30, 31, 33, "1+4+15"),
-    ClipSpec("028", "028_4_1", "Anger", 100, 120, 110, "4"),  # apex after offset
-    ClipSpec("032", "032_3_1", "Anger", 50, 40, 55, "7"),  # apex before onset
+    ClipSpec("028", "028_4_1", "Anger", 1071, 1113, 1134, "4"),  # the public v2 sheet's numbers
+    ClipSpec("032", "032_3_1", "Anger", 4896, 4930, 4970, "7"),
 )
 SAMM_HEADER = (
     "Subject",
@@ -255,15 +257,16 @@ def write_samm_fixture(
     rows: list[Sequence[Any]] = [*SAMM_NOTES, SAMM_HEADER]
     written = []
     for spec in clips:
+        r = len(rows) + 1  # the sheet row of this clip (for the Duration formula)
         rows.append(
             (
-                int(spec.subject),
+                spec.subject,  # text, as the public sheet stores it ('006')
                 spec.clip,
                 int(spec.clip.split("_")[1]),
                 spec.onset,
                 spec.apex,
                 spec.offset,
-                spec.offset - spec.onset + 1,
+                f"=F{r}-D{r}+1",
                 "Micro - 1/2",
                 spec.aus,
                 spec.emotion,
@@ -526,7 +529,6 @@ SAMM_COMPOSITE_EXTRAS: tuple[ClipSpec, ...] = (
     ClipSpec("006", "006_9_9", "Other", 100, 101, 102, "45"),
     ClipSpec("011", "011_9_9", "Other", 100, 101, 102, "R14"),
 )
-SAMM_APEX_OUTSIDE = {"028_4_1": (100, 104, 102), "032_3_1": (100, 98, 102)}
 
 
 def write_megc_composite_fixture(
@@ -540,7 +542,7 @@ def write_megc_composite_fixture(
     annotation spreadsheets consistent with the list's labels (CASME II negative = disgust or
     repression, SAMM negative = anger/contempt/disgust/fear/sadness) plus rows the composite must
     drop (CASME II fear, sadness, others, sub04/EP12_01f with apex "/", sub05/EP09_05f with
-    apex = onset; SAMM "Other"). SAMM 028_4_1 and 032_3_1 get their apex outside onset..offset.
+    apex = onset; SAMM "Other").
 
     Frames default to 8x8 noise. Returns ``{"casme2": root, "samm": root, "smic": root}``.
     """
@@ -570,10 +572,7 @@ def write_megc_composite_fixture(
             else:
                 emotion = {1: "Happiness", 2: "Surprise"}[label]
             folder = f"{int(item.subject):03d}"
-            if item.filename in SAMM_APEX_OUTSIDE:
-                onset, apex, offset = SAMM_APEX_OUTSIDE[item.filename]
-            else:
-                onset, apex, offset = start, start + (n_frames - 1) // 2, start + n_frames - 1
+            onset, apex, offset = start, start + (n_frames - 1) // 2, start + n_frames - 1
             samm.append(ClipSpec(folder, item.filename, emotion, onset, apex, offset))
         else:
             m = re.fullmatch(r"s0*(\d+)_(ne|po|sur)_(\d+)", item.filename)

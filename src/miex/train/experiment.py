@@ -12,6 +12,7 @@ A config has these sections (every key but ``data.dataset`` and ``model.name`` h
                                  # optional; else ~/.config/miex/datasets.toml / MIEX_<NAME>_ROOT
     options = {}                 # keyword options of the dataset class (e.g. smic_apex, list_path)
     extra_train = []             # real datasets added to every fold's training data, e.g. ["ckplus"]
+    train_datasets = []          # cv = "cross_dataset": the training sets (the test set is `dataset`)
     synthetic = ""               # a `miex synth` folder (modes direct and pretrain_finetune)
     label_scheme = "3class"
     flow_method = "tvl1"         # flow models: tvl1 | farneback | dis
@@ -40,7 +41,7 @@ A config has these sections (every key but ``data.dataset`` and ``model.name`` h
 
     [protocol]
     mode = "real"                # real | direct | pretrain_finetune
-    cv = "kfold"                 # loso | kfold
+    cv = "kfold"                 # loso | kfold | cross_dataset
     k = 5
     seed = 0
     repeats = 3
@@ -104,6 +105,7 @@ DATA_KEYS: dict[str, tuple[tuple[type, ...], Any]] = {
     "roots": ((dict,), {}),
     "options": ((dict,), {}),
     "extra_train": ((list,), []),
+    "train_datasets": ((list,), []),
     "synthetic": ((str,), ""),
     "label_scheme": ((str,), "3class"),
     "flow_method": ((str,), "tvl1"),
@@ -380,6 +382,15 @@ def validate(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
         raise MiexError(f"{source}: [protocol] repeats must be >= 1, got {protocol['repeats']}")
     if not 0.0 <= protocol["val_fraction"] < 1.0:
         raise MiexError(f"{source}: [protocol] val_fraction must be in [0, 1), got {protocol['val_fraction']}")
+    if protocol["cv"] == "cross_dataset":
+        if not data["train_datasets"]:
+            raise MiexError(f"{source}: [protocol] cv = \"cross_dataset\" needs [data] train_datasets = [\"<name>\", ...] "
+                            "(the test set is [data] dataset)")
+        if data["dataset"] in data["train_datasets"]:
+            raise MiexError(f"{source}: [data] train_datasets must not include the test set {data['dataset']!r}")
+    elif data["train_datasets"]:
+        raise MiexError(f"{source}: [data] train_datasets applies to [protocol] cv = \"cross_dataset\" only "
+                        "(use extra_train to add training data to every fold)")
     out["protocol"] = protocol
     mode = protocol["mode"]
     if mode in ("direct", "pretrain_finetune") and not data["synthetic"]:
@@ -401,12 +412,17 @@ def _validate_data(data: dict[str, Any], source: str) -> None:
     try:
         data["dataset"] = canonical_name(data["dataset"])
         data["extra_train"] = [canonical_name(str(n)) for n in data["extra_train"]]
+        data["train_datasets"] = [canonical_name(str(n)) for n in data["train_datasets"]]
     except MiexError as exc:
         raise MiexError(f"{source}: [data] {exc}") from None
     if data["dataset"] == "miex":
         raise MiexError(f"{source}: [data] dataset is the real evaluation dataset; put MiE-X sets in [data] synthetic")
-    if data["label_scheme"] not in ("3class", "native"):
-        raise MiexError(f"{source}: [data] label_scheme must be 3class or native, got {data['label_scheme']!r}")
+    from miex.datasets import DATASETS
+    from miex.datasets.base import LABEL_SCHEMES
+
+    schemes = dict.fromkeys([*LABEL_SCHEMES, *(s for cls in DATASETS.values() for s in cls.EXTRA_SCHEMES)])
+    if data["label_scheme"] not in schemes:
+        raise MiexError(f"{source}: [data] label_scheme must be one of {', '.join(schemes)}, got {data['label_scheme']!r}")
     from miex.features import METHODS
 
     if data["flow_method"] not in METHODS:
@@ -458,7 +474,34 @@ def _validate_model(given: Any, source: str) -> dict[str, Any]:
         if key in ("num_classes", "pretrained_backbone") or key not in options:
             known = [k for k in options if k not in ("num_classes", "pretrained_backbone")]
             raise MiexError(f"{source}: unknown key [model] {key} for model {model['name']!r}; options: {', '.join(known)}")
+        model[key] = _check_option(model[key], options[key], f"{source}: [model] {key}")
     return model
+
+
+def _check_option(value: Any, default: Any, where: str) -> Any:
+    """A model option checked against the type of its default (before any run folder exists):
+    ``image_size = "224"`` is refused here, not deep inside the first fold."""
+    if default is None or default is inspect_empty():
+        return value
+    if isinstance(default, bool):
+        return _check(value, (bool,), where)
+    if isinstance(default, int):
+        return _check(value, (int,), where)
+    if isinstance(default, float):
+        return _check(value, _NUM, where)
+    if isinstance(default, str):
+        return _check(value, (str,), where)
+    if isinstance(default, (tuple, list)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            raise MiexError(f"{where} must be a list of {len(default)} values like {list(default)}, got {value!r}")
+        return type(default)(_check_option(v, d, f"{where}[{i}]") for i, (v, d) in enumerate(zip(value, default)))
+    return value
+
+
+def inspect_empty() -> Any:
+    import inspect
+
+    return inspect.Parameter.empty
 
 
 def _validate_sweep(sweep: Any, raw: dict, source: str) -> dict[str, list]:

@@ -29,6 +29,7 @@ from miex.errors import MiexError
 from miex.preprocess import CropPlan, FrameReader, missing_frames
 from miex.preprocess.crop import MIN_CROP_SIZE
 from miex.train.experiment import ExperimentConfig
+from miex.train.modes import get_mode
 from miex.train.protocols import Fold, check_no_leakage, exclude_provenance, make_folds, provenance_subjects
 
 #: Problems that mean a configured dataset is not all there.
@@ -83,8 +84,6 @@ class Plan:
 
     def check(self, fold: Fold) -> tuple[pd.DataFrame, int]:
         """Assert no leakage for ``fold``; returns its synthetic rows and exclusion count."""
-        from miex.train.modes import get_mode
-
         synth, excluded = self.synthetic_rows(fold)
         tables = [self.real_train_rows(fold)] if get_mode(self.mode).uses_real_training else []
         if len(synth):
@@ -93,8 +92,6 @@ class Plan:
         return synth, excluded
 
     def fold_table(self) -> pd.DataFrame:
-        from miex.train.modes import get_mode
-
         mode = get_mode(self.mode)
         rows = []
         for fold in self.folds:
@@ -140,14 +137,15 @@ def load_samples(name: str, roots: dict[str, str], options: dict, label_scheme: 
     samples = ds.samples.reset_index(drop=True).copy()
     if "part" not in samples.columns:
         samples["part"] = samples["dataset"]
-    report_problems(name, ds.problems, samples, allow_partial=allow_partial, log=log)
+    samples.attrs["missing_clips"] = report_problems(name, ds.problems, samples, allow_partial=allow_partial, log=log)
     if len(samples) == 0:
         raise MiexError(f"dataset {name} has no samples under {ds.root} (check [data] roots or `miex datasets check`)")
     return samples, len(ds.classes)
 
 
-def report_problems(name: str, problems: list, samples: pd.DataFrame, *, allow_partial: bool, log: Log) -> None:
-    """Refuse an incomplete dataset (unless ``allow_partial``) and log the other problems."""
+def report_problems(name: str, problems: list, samples: pd.DataFrame, *, allow_partial: bool, log: Log) -> int:
+    """Refuse an incomplete dataset (unless ``allow_partial``) and log the other problems;
+    returns the number of configured clips that are missing."""
     missing = [p for p in problems if p.kind in INCOMPLETE_KINDS]
     if missing:
         per_part = Counter(p.dataset for p in missing)
@@ -165,6 +163,7 @@ def report_problems(name: str, problems: list, samples: pd.DataFrame, *, allow_p
     if others:
         log(f"{name}: data notes: " + ", ".join(f"{n} {kind}" for kind, n in sorted(others.items()))
             + " (`miex datasets check` lists them)")
+    return len(missing)
 
 
 def warn_missing_frames(samples: pd.DataFrame, log: Log) -> int:
@@ -209,14 +208,17 @@ def build_plan(config: ExperimentConfig, *, preprocess: bool = True, log: Log = 
                progress: bool = False) -> Plan:
     """Load the datasets of ``config`` (annotations only), prepare their crops (unless
     ``preprocess`` is false: a dry run) and make the folds."""
-    from miex.train.modes import get_mode
-
     data, proto = config.data, config.protocol
     mode = get_mode(config.mode)
     roots = {k: str(Path(v).expanduser()) for k, v in data["roots"].items()}
     partial = bool(data["allow_partial"])
     samples, num_classes = load_samples(data["dataset"], roots, data["options"], data["label_scheme"],
                                         allow_partial=partial, log=log)
+    missing_clips = samples.attrs.get("missing_clips", 0)
+    cross = None
+    if proto["cv"] == "cross_dataset":
+        samples, cross, missing = _cross_dataset_samples(samples, num_classes, roots, partial, log, config)
+        missing_clips += missing
     extra = None
     if data["extra_train"] and mode.uses_real_training:
         parts = []
@@ -233,7 +235,10 @@ def build_plan(config: ExperimentConfig, *, preprocess: bool = True, log: Log = 
 
     reader = FrameReader(crop_plan(config))
     notes: dict[str, Any] = {"crop": reader.plan.describe(samples), "partial": partial,
+                             "partial_missing": int(missing_clips),
                              "missing_frames": warn_missing_frames(samples, log), "crop_failures": 0}
+    if cross is not None:
+        notes["cross_dataset"] = cross
     log(notes["crop"])
     if preprocess:
         samples, failed = _drop_uncroppable(samples, reader, progress, log)
@@ -243,10 +248,32 @@ def build_plan(config: ExperimentConfig, *, preprocess: bool = True, log: Log = 
         notes["crop_failures"] = failed
         if failed:
             log(f"left out {failed} clip(s) whose onset frame has no usable face (listed above)")
-    notes["parts"] = {str(k): int(v) for k, v in samples["part"].value_counts().sort_index().items()}
+    tested = samples[samples["eval_set"] == "test"] if "eval_set" in samples.columns else samples
+    notes["parts"] = {str(k): int(v) for k, v in tested["part"].value_counts().sort_index().items()}
     folds = make_folds(samples, cv=proto["cv"], k=proto["k"], seed=proto["seed"], repeats=proto["repeats"],
                        val_fraction=proto["val_fraction"])
     return Plan(config, samples, folds, num_classes, synthetic, extra, overlap, reader, notes)
+
+
+def _cross_dataset_samples(test: pd.DataFrame, num_classes: int, roots: dict[str, str], partial: bool, log: Log,
+                           config: ExperimentConfig) -> tuple[pd.DataFrame, dict[str, dict[str, int]], int]:
+    """The test set's rows (``eval_set`` "test") and every ``[data] train_datasets`` set's rows
+    (``eval_set`` "train"), labelled in the same scheme; subjects stay dataset-qualified."""
+    data = config.data
+    test = test.assign(eval_set="test")
+    parts, counts, missing = [test], {}, 0
+    for name in data["train_datasets"]:
+        rows, n = load_samples(name, roots, {}, data["label_scheme"], allow_partial=partial, log=log)
+        if n != num_classes:
+            raise MiexError(f"[data] train_datasets {name}: {n} classes in scheme {data['label_scheme']!r}, the test "
+                            f"set {data['dataset']} has {num_classes}")
+        missing += rows.attrs.get("missing_clips", 0)
+        counts[name] = len(rows)
+        parts.append(rows.assign(eval_set="train"))
+    cross = {"train": counts, "test": {data["dataset"]: len(test)}}
+    log("cross-dataset: train on " + ", ".join(f"{k} ({v} samples)" for k, v in counts.items())
+        + f", test on {data['dataset']} ({len(test)} samples)")
+    return pd.concat(parts, ignore_index=True), cross, missing
 
 
 def load_synthetic(path: Path, log: Log):

@@ -7,6 +7,9 @@
 - **Subject-wise k-fold** (``cv = "kfold"``): ``StratifiedGroupKFold(k, shuffle=True,
   random_state=seed_r)``: label-stratified folds with disjoint subjects; repeat ``r`` uses
   ``seed_r = seed + r`` for the split and for training.
+- **Cross-dataset** (``cv = "cross_dataset"``): one fold per repeat, trained on every row of the
+  ``[data] train_datasets`` sets and tested on every row of ``[data] dataset`` (the samples'
+  ``eval_set`` column says which); repeats differ by their training seed.
 - **Validation split**: ``GroupShuffleSplit`` on the training subjects of each fold
   (``val_fraction`` of them, at least one; 0 disables), so the val-selected epoch never looks
   at a test subject.
@@ -29,7 +32,7 @@ import pandas as pd
 from miex.errors import MiexError
 from miex.seeding import rng
 
-CV_KINDS = ("loso", "kfold")
+CV_KINDS = ("loso", "kfold", "cross_dataset")
 ROLES = ("train", "val", "test")
 
 
@@ -78,6 +81,11 @@ def subject_splits(samples: pd.DataFrame, cv: str, k: int, seed: int) -> list[tu
             raise MiexError(f"subject-wise {k}-fold needs 2 <= k <= {n_subjects} (the number of subjects)")
         splitter = StratifiedGroupKFold(n_splits=int(k), shuffle=True, random_state=int(seed))
         return [(tr, te) for tr, te in splitter.split(index, labels, groups)]
+    if cv == "cross_dataset":
+        if "eval_set" not in samples.columns:
+            raise MiexError("cross_dataset folds need the samples' eval_set column (train | test)")
+        role = samples["eval_set"].astype(str).to_numpy()
+        return [(index[role == "train"], index[role == "test"])]
     raise MiexError(f"unknown cross-validation {cv!r}; choose one of {', '.join(CV_KINDS)}")
 
 

@@ -33,7 +33,9 @@ class RunLog:
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
         if not self.quiet:
-            print(f"miex train: {message}", file=sys.stderr)
+            from tqdm import tqdm
+
+            tqdm.write(f"miex train: {message}", file=sys.stderr)  # above an epoch bar, not through it
 
 
 def prepare_run_dir(out: Path, config: ExperimentConfig, *, overwrite: bool, is_main: bool) -> None:
