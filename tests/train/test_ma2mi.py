@@ -182,3 +182,22 @@ def test_torchrun_ddp_on_cpu(videos, tmp_path):
     loss = pd.read_csv(run / "loss.csv")
     assert list(loss["epoch"]) == [1, 2] and (loss["pairs"] == 3 * 8).all()  # both ranks' shares counted
     check_init_weights(create("miacnet", image_size=32, width=4), run / "checkpoints" / "last.pt")
+
+
+def test_pixel_decoder_shows_predictions(videos, tmp_path):
+    raw = _tiny(videos)
+    raw["ma2mi"]["pixel_decoder"] = True
+    raw["train"]["epochs"] = 1
+    result = pretrain_ma2mi(validate(raw), tmp_path / "dec", progress=False, quiet=True)
+    row = result.history.iloc[-1]
+    assert row["pixel_loss"] > 0 and row["loss"] > row["latent_loss"]
+    import cv2
+
+    grid = cv2.imread(str(tmp_path / "dec" / "predictions.png"))
+    assert grid.shape[0] == 3 * 32 and grid.shape[1] % 32 == 0  # rows: frame t, frame t+k, decoded
+    # the decoder is trained on detached predictions: the saved encoders do not depend on it
+    plain = pretrain_ma2mi(validate(_tiny(videos) | {"train": {**_tiny(videos)["train"], "epochs": 1}}),
+                           tmp_path / "plain", progress=False, quiet=True)
+    a = torch.load(result.last, weights_only=True)["model"]
+    b = torch.load(plain.last, weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

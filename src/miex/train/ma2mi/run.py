@@ -189,6 +189,12 @@ def _step(net, ddp, batch, device, config: PretrainConfig, amp: bool) -> tuple[t
                   "target_std": float(std.detach()), "copy_loss": float(copy)}
 
 
+def _clip_groups(online) -> list[list[torch.nn.Parameter]]:
+    main = [p for n, p in online.named_parameters() if not n.startswith("decoder.")]
+    decoder = [p for n, p in online.named_parameters() if n.startswith("decoder.")]
+    return [main, decoder] if decoder else [main]
+
+
 def _epoch(net, ddp, optimizer, loader, device, config: PretrainConfig, epoch: int, step: int, total: int,
            progress: bool, steps_log: list) -> tuple[dict[str, float], int]:
     from tqdm import tqdm
@@ -209,8 +215,9 @@ def _epoch(net, ddp, optimizer, loader, device, config: PretrainConfig, epoch: i
         loss, parts = _step(net, ddp, batch, device, config, amp)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if t_cfg["clip"] > 0:
-            torch.nn.utils.clip_grad_norm_(net.online.parameters(), t_cfg["clip"])
+        if t_cfg["clip"] > 0:  # the decoder apart, so that it cannot change the encoders' updates
+            for group in _clip_groups(net.online):
+                torch.nn.utils.clip_grad_norm_(group, t_cfg["clip"])
         optimizer.step()
         momentum = ema_momentum(config["ma2mi"]["ema"], step, total)
         net.update_target(momentum)
