@@ -201,3 +201,16 @@ def test_pixel_decoder_shows_predictions(videos, tmp_path):
     a = torch.load(result.last, weights_only=True)["model"]
     b = torch.load(plain.last, weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cli_reads_a_mae_dataset_with_videos(videos, tmp_path, capsys):
+    from miex.testing import write_ckplus_fixture
+
+    ck = write_ckplus_fixture(tmp_path / "ckplus")
+    run = tmp_path / "run"
+    rc = main(["pretrain", "ma2mi", "--dataset", f"ck+={ck.root}", "--videos", str(videos), "--out", str(run),
+               "--epochs", "1", "--size", "32", "--width", "4", "--set", "data.min_frames=3", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    clips = pd.read_csv(run / "clips.csv")
+    assert set(clips["kind"]) == {"dataset", "video"}
+    assert (clips["kind"] == "dataset").sum() == len(ck.clips)  # every CK+ sequence, labelled or not
