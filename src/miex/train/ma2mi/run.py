@@ -174,9 +174,10 @@ def plot_predictions(net, pairs, device: torch.device, path: Path, n: int = 6) -
 # --------------------------------------------------------------------------- training
 def _step(net, ddp, batch, device, config: PretrainConfig, amp: bool) -> tuple[torch.Tensor, dict[str, float]]:
     f0, ft, fk, k = (b.to(device, non_blocking=True) for b in batch)
-    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):  # bf16 on CUDA only
         pred, image = ddp(f0, ft, k)
-    target = net.target_of(fk)
+        target = net.target_of(fk)  # float32 after the channel LayerNorm
+        now = net.target_of(ft)
     latent = F.mse_loss(pred.float(), target)
     loss = latent
     pixel = torch.zeros((), device=device)
@@ -184,7 +185,7 @@ def _step(net, ddp, batch, device, config: PretrainConfig, amp: bool) -> tuple[t
         pixel = F.l1_loss(image.float(), fk)
         loss = loss + pixel
     std = target.std(dim=0).mean() if target.shape[0] > 1 else torch.zeros((), device=device)
-    copy = F.mse_loss(net.target_of(ft), target)  # baseline: "nothing moves after frame t"
+    copy = F.mse_loss(now, target)  # baseline: "nothing moves after frame t"
     return loss, {"latent_loss": float(latent.detach()), "pixel_loss": float(pixel.detach()),
                   "target_std": float(std.detach()), "copy_loss": float(copy)}
 
