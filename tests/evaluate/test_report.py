@@ -69,7 +69,9 @@ def test_report_labels_optimistic_and_shows_leaderboard(evaluated):
         assert num in line
     assert "HTNet — optimistic" in md
     assert "LOSO" in md and "3-fold" in md
-    assert "**this run (last epoch)**" in md  # placed: the run is on the composite's three parts
+    # a 3-fold run on a 60-sample composite matches no published table: context only, not placed
+    assert "**this run (last epoch)**" not in md and "not placed in them" in md
+    assert not m["leaderboard"]["run_placed"]
     html = (run / "report.html").read_text()
     assert "<table>" in html and "confusion_last.png" in html
     assert html.count("class='optimistic'") + html.count("class='run optimistic'") >= 4 + 1
@@ -185,3 +187,33 @@ def test_prediction_for_a_non_test_subject_is_an_error(tmp_path, samples):
     run = write_run(tmp_path / "leak", preds, folds)
     with pytest.raises(MiexError, match="not a test subject"):
         evaluate_run(run)
+
+
+def _official_samples() -> pd.DataFrame:
+    from miex.datasets.megc2019 import read_official_list
+
+    official = read_official_list()
+    return pd.DataFrame({"dataset": official["dataset"], "part": official["dataset"],
+                         "subject": official["dataset"] + "/" + official["subject"].astype(str),
+                         "clip": official["filename"], "label": official["label"].astype(int)})
+
+
+@pytest.mark.parametrize("protocol,placed", [("loso", ["composite_loso"]), ("kfold", ["miex_table1"])])
+def test_run_is_placed_only_where_protocol_and_n_match(tmp_path, protocol, placed):
+    from tests.evaluate.conftest import assign_folds, make_predictions, write_run
+
+    samples = _official_samples()
+    assert len(samples) == 442
+    folds = assign_folds(samples, protocol, n_repeats=1, k=3)
+    run = write_run(tmp_path / protocol, make_predictions(samples, folds, selections=("last",)), folds)
+    m = evaluate_run(run)
+    assert m["leaderboard"]["placed_in"] == placed
+    table = m["leaderboard"][placed[0]]
+    assert any(r["this_run"] for r in table)
+    other = {"composite_loso": "miex_table1", "miex_table1": "composite_loso"}[placed[0]]
+    assert not any(r["this_run"] for r in m["leaderboard"][other])
+    # the same run on partial data (a data.json saying clips were missing) is placed nowhere
+    (run / "data.json").write_text('{"partial": true, "partial_missing": 133}')
+    m = evaluate_run(run)
+    assert m["leaderboard"]["placed_in"] == []
+    assert "PARTIAL DATA" in (run / "report.md").read_text()

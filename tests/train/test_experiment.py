@@ -191,3 +191,34 @@ def test_defaults_follow_the_published_protocols(tmp_path):
     assert (cfg.data["crop"], cfg.data["crop_size"], cfg.data["allow_partial"]) == ("auto", 0, False)
     with pytest.raises(MiexError, match=r"\[data\] crop must be one of auto, meb, mie-x, none"):
         load_config(_write(tmp_path, MINIMAL.replace('[model]', 'crop = "face"\n[model]')))
+
+
+def test_dry_run_checks_init_weights(composite442, tmp_path, capsys):
+    """Every [model] init_weights is loaded into the model by --dry-run: a junk or mismatched
+    file is one line naming it, before anything runs."""
+    import torch
+
+    from miex.models import create
+
+    roots = [f'data.roots.{k}="{composite442[k]}"' for k in ("casme2", "samm", "smic")]
+    config = _write(tmp_path, '[data]\ndataset = "megc2019"\n[model]\nname = "ststnet"\n[protocol]\ncv = "loso"\n'
+                              'repeats = 1\n')
+    good = tmp_path / "good.pt"
+    torch.save({"model": create("ststnet", seed=1).state_dict()}, good)
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"model": create("offapexnet", seed=1).state_dict()}, wrong)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    base = ["train", str(config), "--dry-run", *(a for r in roots for a in ("--set", r))]
+    assert main([*base, "--set", f'model.init_weights="{good}"']) == 0
+    capsys.readouterr()
+    for path, message in ((junk, "not a readable PyTorch checkpoint"), (wrong, "do not fit model 'ststnet'"),
+                          (tmp_path / "absent.pt", "file not found")):
+        assert main([*base, "--set", f'model.init_weights="{path}"']) == 2
+        err = capsys.readouterr().err
+        assert message in err and str(path) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    out = tmp_path / "run"
+    assert main(["train", str(config), "--out", str(out), *(a for r in roots for a in ("--set", r)),
+                 "--set", f'model.init_weights="{junk}"']) == 2
+    assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
+    assert not out.exists()  # refused before the run folder is created

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from miex.errors import MiexError
 from miex.train.experiment import ExperimentConfig
 
 _NOT_OPTIONS = ("name", "backbone_weights", "init_weights")
@@ -47,8 +48,27 @@ def model_factory(config: ExperimentConfig, num_classes: int) -> Callable[[int],
 
 def load_model_weights(model: Any, path: str) -> None:
     """Load an ``init_weights`` file: a miex checkpoint (``{"model": state_dict, ...}``), a plain
-    state_dict, or a partial file naming its ``init_modules`` (MA2MI pre-training); see
-    :func:`miex.models.weights.load_init_weights` (one-line MiexError/InputError on a bad file)."""
+    state_dict, or a partial file naming its ``init_modules`` (MA2MI pre-training's ``last.pt``);
+    keys and shapes are checked by :func:`miex.models.weights.load_init_weights`."""
+    from miex.errors import InputError
     from miex.models.weights import load_init_weights
 
-    load_init_weights(model, path)
+    file = Path(path)
+    if not file.is_file():
+        raise MiexError(f"{path}: [model] init_weights: file not found")
+    try:
+        load_init_weights(model, file)
+    except InputError as exc:  # unreadable, or not a dict of tensors
+        raise MiexError(f"{path}: [model] init_weights: not a readable PyTorch checkpoint ({exc.reason})") from None
+
+
+def check_init_weights(config: ExperimentConfig, num_classes: int) -> None:
+    """Load ``[model] init_weights`` (when set) into a fresh model: a missing, corrupt or
+    mismatched file (other keys or shapes) is one MiexError naming it, before anything runs.
+    ``miex train --dry-run`` and every run call it."""
+    if config.model.get("init_weights"):
+        options = {k: v for k, v in model_kwargs(config).items() if k != "pretrained_backbone"}
+        from miex.models import create
+
+        model = create(config.model["name"], num_classes=num_classes, seed=0, **options)
+        load_model_weights(model, str(Path(config.model["init_weights"]).expanduser()))

@@ -7,6 +7,7 @@
   the samples per part, so that nobody mistakes a partial run for a full one;
 - reports every other problem of the copies in one line per kind, and warns once per clip whose
   annotated onset or apex frame is not on disk (a nearest frame stands in for it);
+- loads ``[model] init_weights`` into the model (a bad file stops the run here);
 - chooses the face crop of every row (``[data] crop``, :mod:`miex.preprocess`) and, unless this
   is a dry run, makes sure the crops are in the crop cache; a clip whose onset frame has no face
   is left out with one line naming the frame;
@@ -29,6 +30,7 @@ from miex.errors import MiexError
 from miex.preprocess import CropPlan, FrameReader, missing_frames
 from miex.preprocess.crop import MIN_CROP_SIZE
 from miex.train.experiment import ExperimentConfig
+from miex.train.models import check_init_weights
 from miex.train.modes import get_mode
 from miex.train.protocols import Fold, check_no_leakage, exclude_provenance, make_folds, provenance_subjects
 
@@ -214,6 +216,7 @@ def build_plan(config: ExperimentConfig, *, preprocess: bool = True, log: Log = 
     partial = bool(data["allow_partial"])
     samples, num_classes = load_samples(data["dataset"], roots, data["options"], data["label_scheme"],
                                         allow_partial=partial, log=log)
+    check_init_weights(config, num_classes)  # a bad [model] init_weights file stops here, before any crop
     missing_clips = samples.attrs.get("missing_clips", 0)
     cross = None
     if proto["cv"] == "cross_dataset":

@@ -19,27 +19,42 @@ RUN_FOLDERS = ("checkpoints", "parts", "tensorboard")
 
 
 class RunLog:
-    """Appends lines to ``RUN/train.log`` (rank 0) and echoes them to stderr unless quiet."""
+    """Appends lines to ``RUN/train.log`` (rank 0) and echoes them to stderr unless quiet.
 
-    def __init__(self, path: Path, *, quiet: bool = False, enabled: bool = True) -> None:
+    Lines logged before the run folder exists (the data checks of the plan) are kept in memory
+    and written once :meth:`open` is called, so a run refused for bad input leaves no folder."""
+
+    def __init__(self, path: Path, *, quiet: bool = False, enabled: bool = True, deferred: bool = False) -> None:
         self.path = path
         self.quiet = quiet
         self.enabled = enabled
+        self._pending: list[str] | None = [] if deferred else None
 
     def __call__(self, message: str) -> None:
         if not self.enabled:
             return
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        if self._pending is not None:
+            self._pending.append(line)
+        else:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
         if not self.quiet:
             from tqdm import tqdm
 
             tqdm.write(f"miex train: {message}", file=sys.stderr)  # above an epoch bar, not through it
 
+    def open(self) -> None:
+        """Write the lines kept so far; later lines go straight to the file."""
+        pending, self._pending = self._pending, None
+        if pending and self.enabled:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write("".join(line + "\n" for line in pending))
 
-def prepare_run_dir(out: Path, config: ExperimentConfig, *, overwrite: bool, is_main: bool) -> None:
-    """Create ``out``; refuse an earlier run with a different config (unless ``overwrite``)."""
+
+def check_run_dir(out: Path, config: ExperimentConfig, *, overwrite: bool) -> None:
+    """Refuse ``out`` when it is not a folder or holds a run with a different config (unless
+    ``overwrite``); creates nothing."""
     if out.exists() and not out.is_dir():
         raise MiexError(f"{out} exists and is not a folder")
     saved = out / "config.toml"
@@ -48,6 +63,11 @@ def prepare_run_dir(out: Path, config: ExperimentConfig, *, overwrite: bool, is_
         if old.content() != config.content():
             diff = _first_difference(old.content(), config.content())
             raise MiexError(f"{out} holds a run with a different config ({diff}); use another --out or --overwrite")
+
+
+def prepare_run_dir(out: Path, config: ExperimentConfig, *, overwrite: bool, is_main: bool) -> None:
+    """Create ``out`` (after :func:`check_run_dir`); ``overwrite`` clears an earlier run first."""
+    check_run_dir(out, config, overwrite=overwrite)
     if is_main:
         if overwrite and out.exists():
             for name in RUN_FOLDERS:
@@ -56,7 +76,7 @@ def prepare_run_dir(out: Path, config: ExperimentConfig, *, overwrite: bool, is_
                 (out / name).unlink(missing_ok=True)
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
         (out / "parts").mkdir(parents=True, exist_ok=True)
-        write_text(saved, config.to_toml())
+        write_text(out / "config.toml", config.to_toml())
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str:

@@ -37,7 +37,7 @@ from miex.train.experiment import ExperimentConfig, expand_sweep
 from miex.train.modes import FoldContext, get_mode
 from miex.train.plan import Plan, build_plan
 from miex.train.protocols import Fold, folds_frame
-from miex.train.rundir import RunLog, default_feature_cache, prepare_run_dir
+from miex.train.rundir import RunLog, check_run_dir, default_feature_cache, prepare_run_dir
 
 __all__ = ["build_plan", "make_trainer", "run_experiment", "RunSummary"]
 
@@ -103,11 +103,14 @@ def _run_one(config: ExperimentConfig, out: Path, *, callbacks: Sequence[Callabl
     settings = TrainSettings.from_mapping(config.train)
     dist_ctx = init_distributed(resolve_device(settings.device))
     try:
-        prepare_run_dir(out, config, overwrite=overwrite, is_main=dist_ctx.is_main)
-        dist_ctx.barrier()
-        log = RunLog(out / "train.log", quiet=quiet, enabled=dist_ctx.is_main)
+        # everything that can refuse the run happens before its folder exists
+        check_run_dir(out, config, overwrite=overwrite)
+        log = RunLog(out / "train.log", quiet=quiet, enabled=dist_ctx.is_main, deferred=True)
         plan = build_plan(config, log=log, progress=progress and dist_ctx.is_main)
         counts = plan.fold_table()
+        prepare_run_dir(out, config, overwrite=overwrite, is_main=dist_ctx.is_main)
+        dist_ctx.barrier()
+        log.open()
         if dist_ctx.is_main:
             write_parquet(out / "folds.parquet", folds_frame(plan.folds, plan.samples))
             write_text(out / "fold_counts.csv", counts.to_csv(index=False))
