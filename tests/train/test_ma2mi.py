@@ -214,3 +214,29 @@ def test_cli_reads_a_mae_dataset_with_videos(videos, tmp_path, capsys):
     clips = pd.read_csv(run / "clips.csv")
     assert set(clips["kind"]) == {"dataset", "video"}
     assert (clips["kind"] == "dataset").sum() == len(ck.clips)  # every CK+ sequence, labelled or not
+
+
+def test_train_dry_run_accepts_the_pretrained_file(videos, tmp_path, capsys):
+    """`miex train CONFIG --set model.init_weights=RUN/checkpoints/last.pt --dry-run` accepts an
+    MA2MI file for a MIACNet of its size and width, and refuses a junk file in one line."""
+    from miex.testing import tiny_frames, write_casme2_fixture
+
+    raw = _tiny(videos)
+    raw["train"]["epochs"] = 1
+    last = pretrain_ma2mi(validate(raw), tmp_path / "pre", progress=False, quiet=True).last
+    fixture = write_casme2_fixture(tmp_path / "casme2", frame_source=tiny_frames(8))
+    config = tmp_path / "miacnet.toml"
+    config.write_text(f'[data]\ndataset = "casme2"\nroots = {{ casme2 = "{fixture.root}" }}\n'
+                      '[model]\nname = "miacnet"\nimage_size = 32\nwidth = 4\n'
+                      '[protocol]\ncv = "loso"\nrepeats = 1\n')
+    base = ["train", str(config), "--dry-run"]
+    assert main([*base, "--set", f'model.init_weights="{last}"']) == 0
+    capsys.readouterr()
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    for path in (junk, tmp_path / "absent.pt"):
+        assert main([*base, "--set", f'model.init_weights="{path}"']) == 2
+        err = capsys.readouterr().err.strip()
+        assert str(path) in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert main([*base, "--set", f'model.init_weights="{last}"', "--set", "model.width=8"]) == 2
+    assert "shape mismatch" in capsys.readouterr().err
