@@ -34,8 +34,8 @@ def _pretrain_config(videos: Path, size: int, width: int, epochs: int, threads: 
     from miex.train.ma2mi import validate
 
     return validate({"data": {"videos": [str(videos)], "crop_method": "meb"}, "model": {"size": size, "width": width},
-                     "ma2mi": {"pairs_per_clip": pairs}, "train": {"epochs": epochs, "batch_size": 32, "threads": threads,
-                                                               "seed": seed}}, "benchmark")
+                     "ma2mi": {"pairs_per_clip": pairs},
+                     "train": {"epochs": epochs, "batch_size": 32, "threads": threads, "seed": seed}}, "benchmark")
 
 
 def throughput(root: Path, threads: int) -> None:
@@ -53,7 +53,8 @@ def throughput(root: Path, threads: int) -> None:
             clips = collect_clips([videos], settings=settings, cache_dir=cache, skips=SkipLog(echo=False),
                                   progress=False)
             dt = time.perf_counter() - t
-            print(f"[{size}px] preprocessing, {label}: {len(clips)} clips in {dt:.1f} s = {len(clips) / dt:.1f} clips/s")
+            print(f"[{size}px] preprocessing, {label}: {len(clips)} clips in {dt:.1f} s "
+                  f"= {len(clips) / dt:.1f} clips/s")
         pairs = PairSet(clips, k_min=1, k_max=4, pairs_per_clip=8, hflip=0.5, seed=0)
         loader = torch.utils.data.DataLoader(pairs, batch_size=32, shuffle=False)
         t = time.perf_counter()
@@ -104,7 +105,8 @@ def proof(root: Path, threads: int, pretrain_epochs: int, schedules: list[tuple[
             print(f"  {epochs} epochs, lr {lr:g}, {name:7s}: UF1 per repeat {', '.join(f'{u:.3f}' for u in per)} "
                   f"(mean {sum(per) / len(per):.3f}) in {time.perf_counter() - t:.0f} s")
             runs[name] = out
-        print("  " + format_comparison(compare_runs(runs["scratch"], runs["ma2mi"], metric="uf1")).replace("\n", "\n  "))
+        text = format_comparison(compare_runs(runs["scratch"], runs["ma2mi"], metric="uf1"))
+        print("  " + text.replace("\n", "\n  "))
 
 
 def main() -> None:

@@ -100,7 +100,7 @@ def render_video_frames(
     inv = cv2.invertAffineTransform(face.transform)
     mask = cv2.warpAffine(_feather(RENDER_SIZE), inv, (w, h))[..., None]
     crops = generator.render_many(prepared, np.asarray(zs, dtype=np.float64))
-    gen = rng(seed, "video-motion", str(photo_path), int(mirror))
+    gen = rng(seed, "video-motion", Path(photo_path).name, int(mirror))  # not the folder: reproducible anywhere
     phase = gen.uniform(0, 2 * np.pi, size=3)
     fw, fh = frame_size
     n = len(crops)

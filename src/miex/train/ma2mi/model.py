@@ -89,7 +89,8 @@ class PixelDecoder(nn.Module):
 class Online(nn.Module):
     """The trained part: MIACNet's encoders (same attribute names), the predictor, the decoder."""
 
-    def __init__(self, encoders: tuple[nn.Module, nn.Module], predictor: Predictor, decoder: PixelDecoder | None) -> None:
+    def __init__(self, encoders: tuple[nn.Module, nn.Module], predictor: Predictor,
+                 decoder: PixelDecoder | None) -> None:
         super().__init__()
         self.position_encoder, self.action_encoder = encoders
         self.predictor = predictor

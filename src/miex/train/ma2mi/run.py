@@ -262,7 +262,8 @@ def _write_logs(out: Path, history: list[dict], steps: list[dict]) -> None:
 def _write_inputs(out: Path, config: PretrainConfig, clips, skips: SkipLog) -> None:
     write_text(out / "config.toml", config.to_toml())
     rows = [{"key": c.key, "kind": c.kind, "source": c.source, "n_frames": c.n_frames, "crops": c.crops} for c in clips]
-    write_text(out / "clips.csv", pd.DataFrame(rows, columns=["key", "kind", "source", "n_frames", "crops"]).to_csv(index=False))
+    table = pd.DataFrame(rows, columns=["key", "kind", "source", "n_frames", "crops"])
+    write_text(out / "clips.csv", table.to_csv(index=False))
     write_text(out / "skips.csv", pd.DataFrame(skips.items, columns=["path", "reason"]).to_csv(index=False))
 
 
