@@ -44,6 +44,9 @@ def _fourcc(path: Path) -> int:
 
 
 def _write(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    # libav reads its log level once, at the first video use in a process: keep it quiet for the
+    # broken files that tests decode later (miex.datasets.videos.read_video sets the same)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     import cv2
 
     from miex.io import atomic_path
