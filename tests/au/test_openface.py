@@ -185,3 +185,25 @@ def test_read_folder_with_skips(tmp_path, openface_csv):
     assert len(skips) == 1 and skips.items[0][0].endswith("bad.csv")
     with pytest.raises(InputError, match="bad.csv"):
         read_openface_dir(tmp_path)
+
+
+def test_miex_au_table_confidence_and_success_filter(tmp_path):
+    """The built-in estimator's tables (frame, AUs, confidence, success) are filtered like
+    OpenFace files; tables without those columns keep every row."""
+    import pandas as pd
+
+    from miex.au.space import AU_NAMES
+
+    z = np.linspace(0.0, 0.5, 4)[:, None] * np.ones((1, len(AU_NAMES)))
+    table = pd.DataFrame(z, columns=list(AU_NAMES))
+    table.insert(0, "frame", [3, 4, 5, 6])
+    table["confidence"] = [0.95, 0.5, 0.9, 0.85]
+    table["success"] = [1, 1, 0, 1]
+    path = tmp_path / "clip.csv"
+    table.to_csv(path, index=False)
+    df = read_openface_csv(path)
+    assert df["frame"].tolist() == [3, 6] and df.attrs["dropped"] == 2 and df.attrs["mode"] == "au_table"
+    assert list(df.columns) == ["frame", *AU_NAMES]
+    assert read_openface_csv(path, min_confidence=0.0)["frame"].tolist() == [3, 4, 6]
+    table.drop(columns=["confidence", "success"]).to_csv(path, index=False)
+    assert read_openface_csv(path)["frame"].tolist() == [3, 4, 5, 6]

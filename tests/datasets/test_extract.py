@@ -118,7 +118,7 @@ def test_estimator_tables_and_index(estimated):
         assert row.label == spec.emotion  # emotion words that mean one class everywhere
         assert (int(row.onset), int(row.apex), int(row.offset)) == (spec.onset, spec.apex, spec.offset)
         table = pd.read_csv(base / row.csv)
-        assert list(table.columns) == ["frame", *AU_NAMES]
+        assert list(table.columns) == ["frame", *AU_NAMES, "confidence", "success"]
         # native frame numbers, onset..offset only (sub03/EP12_02 has frames 68, 69 before its onset)
         assert table["frame"].tolist() == list(range(spec.onset, spec.offset + 1))
         z = table[list(AU_NAMES)].to_numpy()
@@ -340,7 +340,9 @@ def test_mae_pool_from_ckplus_uses_the_alpha_beta_rule(trees_with_motion, tmp_pa
     for row in index.itertuples():
         table = pd.read_csv(out / "ckplus" / row.csv)
         z = table[list(AU_NAMES)].to_numpy()
-        assert z[0].max() == 0 and z[-1].max() > 0.2
+        # > 0.1: the 3d estimator reads the 3-frame contempt clip's AU14 (the dimpler, the
+        # weakest AU on landmarks) at 0.15 and names it first; the 2d one read 0.39, as AU23
+        assert z[0].max() == 0 and z[-1].max() > 0.1
 
     rc, _, err = run("aus", "extract", "ckplus", "--root", str(trees_with_motion["ckplus"]), "--out", str(out),
                      "--quiet", "--pool", "mie", "--pool-out", str(pools))

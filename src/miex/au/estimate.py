@@ -1,25 +1,30 @@
-"""Inverse AU estimator: AU intensities from 68-landmark motion against a neutral frame.
+"""AU intensities from 68 dlib landmarks: one interface, two methods.
 
-The same calibrated basis the warp generator renders with (:func:`miex.au.basis.load_basis`)
-is read backwards:
+``method="3d"`` (default, :mod:`miex.au.fit3d`)
+    A 3D blendshape fit of the whole clip on the ICT-FaceKit face model: per clip an
+    identity, per frame a weak-perspective head pose and non-negative AU intensities on the
+    generator's AU basis lifted to 3D. Head yaw/pitch/roll are part of the model, so they do
+    not leak into the AUs, and no neutral frame is needed (``reference="absolute"``).
 
-1. the template landmarks are fitted to the neutral frame with a similarity (all 68
-   points), which maps the basis rows into the neutral frame's pixels (rotation + scale);
-2. head motion is removed by aligning the later frame to the neutral one with a similarity
-   on :data:`STABLE_POINTS`, the landmarks the AU basis moves least;
-3. the landmark displacement is solved for ``z >= 0`` by non-negative least squares and
-   clipped to [0, 1]. The points in (2) still move a little under some AUs (up to 0.05
-   IOD), so the alignment is repeated once with the predicted AU motion of those points
-   taken into account (:data:`REFINE`).
+``method="2d"`` (the first estimator, kept for comparison)
+    The template is fitted to the neutral frame with a similarity, the later frame is aligned
+    to it on :data:`STABLE_POINTS` (in-plane head motion only) and the landmark displacement is
+    solved for ``z >= 0`` by NNLS on the 2D basis. Needs a neutral first frame.
 
-``estimate_clip`` runs this on a folder of frames with the first frame as the neutral
-reference and returns the AU table of ``docs/INTERFACES.md`` (the OpenFace reader's shape).
+``reference``: ``"first"`` reports z relative to the first frame with a face (the onset of a
+micro-expression clip; its row is zero), ``"absolute"`` (3d only) against the model's neutral
+face. See the README ("AU estimation") for which the AU sources use and why.
+
+``estimate_clip`` runs the estimator on a folder of frames and returns the AU table of
+``docs/INTERFACES.md`` plus ``confidence`` (in [0, 1], from the fit residual) and ``success``
+(0 when the fit failed) columns, so OpenFace-style ``min_confidence`` filters apply.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -29,7 +34,14 @@ from miex.au.basis import apply_affine, load_basis, similarity
 from miex.au.space import AU_NAMES, N_AUS
 from miex.errors import InputError, MiexError, SkipLog
 
-#: Landmarks used to remove head motion. Largest displacement any calibrated AU row gives
+#: Estimation methods (see the module docstring) and the default, the better one measured
+#: (README, "AU estimation": round trip on posed warp renders).
+METHODS: tuple[str, ...] = ("3d", "2d")
+DEFAULT_METHOD = "3d"
+#: What z is relative to: the first frame of the clip, or the model's neutral face (3d).
+REFERENCES: tuple[str, ...] = ("first", "absolute")
+
+#: 2d method: landmarks used to remove head motion. Largest displacement any calibrated AU row gives
 #: them at intensity 1 (IOD): inner eye corners 39/42 0.009, outer eye corners 36/45 0.016,
 #: nose bridge 28 0.023, 29 0.040, 27 0.048, nose tip 30 0.055. (Jaw points 0/16 move as
 #: little in the basis but dlib places contour points unreliably along the jaw.)
@@ -81,16 +93,10 @@ def align_to_neutral(neutral: np.ndarray, landmarks: np.ndarray, expected: np.nd
     return apply_affine(similarity(landmarks[idx], target), landmarks)
 
 
-def estimate_z(neutral_landmarks: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """AU vector (17,) in [0, 1] explaining the motion from ``neutral_landmarks`` to ``landmarks``.
-
-    Both are (68, 2) dlib/iBUG landmarks of the same person, in any pixel frames (head
-    translation, rotation in the image plane and scale are removed).
-    """
+def _solve_2d(neutral: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, float]:
+    """The 2D method's z (17,) and its weighted residual RMS (IOD)."""
     from scipy.optimize import nnls
 
-    neutral = _check(neutral_landmarks, "neutral landmarks")
-    later = _check(landmarks, "landmarks")
     basis = load_basis()
     sim = similarity(basis.template, neutral)
     rows = basis.landmarks @ sim[:, :2].T  # (17, 68, 2) pixels at intensity 1
@@ -105,7 +111,83 @@ def estimate_z(neutral_landmarks: np.ndarray, landmarks: np.ndarray) -> np.ndarr
         z, _ = nnls(design, delta)
         expected = np.tensordot(z, rows, axes=1)
     z[z < 1e-9] = 0.0  # round-off of the alignment on identical frames
-    return np.clip(z, 0.0, 1.0)
+    res = np.linalg.norm(aligned - neutral - expected, axis=1) / scale
+    rms = float(np.sqrt((_WEIGHTS * res**2).sum() / _WEIGHTS.sum()))
+    return np.clip(z, 0.0, 1.0), rms
+
+
+def estimate_z_2d(neutral_landmarks: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The 2D method: AU vector (17,) in [0, 1] explaining the motion from
+    ``neutral_landmarks`` to ``landmarks`` ((68, 2) each, same person, any pixel frames;
+    head translation, rotation in the image plane and scale are removed)."""
+    return _solve_2d(_check(neutral_landmarks, "neutral landmarks"), _check(landmarks, "landmarks"))[0]
+
+
+def estimate_z(neutral_landmarks: np.ndarray, landmarks: np.ndarray, method: str | None = None) -> np.ndarray:
+    """AU vector (17,) in [0, 1] of ``landmarks`` relative to ``neutral_landmarks`` ((68, 2)
+    dlib landmarks of the same person in pixels), by ``method`` (default
+    :data:`DEFAULT_METHOD`)."""
+    neutral = _check(neutral_landmarks, "neutral landmarks")
+    later = _check(landmarks, "landmarks")
+    # two frames are not a continuous clip: no temporal prior
+    return estimate_landmarks(np.stack([neutral, later]), method=method, reference="first", smooth=0.0).z[1]
+
+
+@dataclass
+class Estimate:
+    """Per-frame output of :func:`estimate_landmarks` for T frames."""
+
+    z: np.ndarray  # (T, 17) in [0, 1]
+    confidence: np.ndarray  # (T,) in [0, 1]
+    success: np.ndarray  # (T,) bool
+    rms: np.ndarray  # (T,) fit residual RMS (IOD)
+    fit: object = None  # the 3D method's ClipFit (pose, identity), else None
+
+
+def check_method(method: str | None, reference: str = "first") -> str:
+    """The method name to use; :class:`MiexError` for unknown names or combinations."""
+    method = DEFAULT_METHOD if method is None else str(method).lower()
+    if method not in METHODS:
+        raise MiexError(f"AU estimation method must be one of {', '.join(METHODS)}, got {method!r}")
+    if reference not in REFERENCES:
+        raise MiexError(f"AU reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
+    if method == "2d" and reference != "first":
+        raise MiexError("the 2d AU estimator needs a neutral first frame (reference 'first'); use --method 3d")
+    return method
+
+
+def estimate_landmarks(
+    landmarks: np.ndarray,
+    *,
+    method: str | None = None,
+    reference: str = "first",
+    smooth: float | None = None,
+    tracks: np.ndarray | None = None,
+) -> Estimate:
+    """AUs of a clip's landmarks (T, 68, 2) in time order: the one estimator entry point.
+
+    ``reference``: ``"first"`` (relative to frame 0) or ``"absolute"`` (3d only).
+    ``smooth``: the 3d fit's temporal penalty (default :data:`miex.au.fit3d.SMOOTH`; 0 for
+    frames that are not a continuous clip). ``tracks``: dense-flow tracks
+    (:func:`miex.au.flow.clip_tracks`) for the 3d relative solve.
+    """
+    from miex.au.fit3d import SMOOTH, check_landmarks, fit_clip
+
+    method = check_method(method, reference)
+    obs = check_landmarks(landmarks)
+    if method == "3d":
+        if tracks is not None and reference != "first":
+            raise MiexError("dense-flow tracks refine relative intensities only (reference 'first')")
+        fit = fit_clip(
+            obs, reference=0 if reference == "first" else "absolute", smooth=SMOOTH if smooth is None else smooth, tracks=tracks
+        )
+        return Estimate(fit.z, fit.confidence, fit.success, fit.rms, fit)
+    from miex.au.fit3d import CONFIDENCE_SCALE, MAX_RMS
+
+    solved = [_solve_2d(obs[0], frame) for frame in obs]
+    z = np.array([s[0] for s in solved])
+    rms = np.array([s[1] for s in solved])
+    return Estimate(z, np.exp(-((rms / CONFIDENCE_SCALE) ** 2)), rms <= MAX_RMS, rms)
 
 
 def precise_landmarks(rgb: np.ndarray, box: tuple[int, int, int, int], detector=None, min_box: int = PRECISE_BOX) -> np.ndarray:
@@ -141,7 +223,7 @@ def frame_number(path: str | os.PathLike[str]) -> int | None:
     return int(runs[-1]) if runs else None
 
 
-def _frame_paths(frames: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Path]:
+def frame_paths(frames: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Path]:
     from miex.faces import IMAGE_SUFFIXES
 
     if isinstance(frames, (str, os.PathLike)):
@@ -161,13 +243,12 @@ def _frame_paths(frames: Sequence[str | os.PathLike[str]] | str | os.PathLike[st
     return sorted(paths, key=lambda p: (frame_number(p), p.name))
 
 
-def clip_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None = None) -> list[tuple[Path, np.ndarray]]:
-    """(path, 68 sub-pixel landmarks in source pixels) of every frame with a face (detected
-    per frame, see :func:`precise_landmarks`); others are reported to ``skips``."""
+def iter_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None = None):
+    """Yield (path, RGB frame, 68 sub-pixel landmarks in source pixels) of every frame with a
+    face (detected per frame, see :func:`precise_landmarks`); others go to ``skips``."""
     from miex.faces import FaceDetector, load_image, locate_face
 
     det = detector if detector is not None else FaceDetector()
-    out = []
     for path in paths:
         try:
             rgb = load_image(path)
@@ -176,32 +257,78 @@ def clip_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None =
             if skips is not None:
                 skips.add(path, exc.reason)
             continue
-        out.append((path, precise_landmarks(rgb, box, det)))
-    return out
+        yield path, rgb, precise_landmarks(rgb, box, det)
 
 
-def estimate_clip(frames: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], detector=None):
-    """AU table of a clip: ``frame`` (numeric part of the file name) + ``AU01 … AU45``.
+def clip_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None = None) -> list[tuple[Path, np.ndarray]]:
+    """(path, 68 sub-pixel landmarks in source pixels) of every frame with a face (detected
+    per frame, see :func:`precise_landmarks`); others are reported to ``skips``."""
+    return [(path, pts) for path, _, pts in iter_landmarks(paths, detector, skips)]
+
+
+def _landmarks_and_tracks(paths: Sequence[Path], detector, skips: SkipLog, flow: bool):
+    """[(path, landmarks)] and, with ``flow``, the dense-flow tracks (T, 452, 2) from the first
+    frame with a face, computed while each frame is decoded (once)."""
+    from miex.au.flow import reference_points, track
+
+    found, tracks, ref = [], [], None
+    for path, rgb, pts in iter_landmarks(paths, detector, skips):
+        found.append((path, pts))
+        if not flow:
+            continue
+        if ref is None:
+            ref = (rgb, pts, reference_points(pts))
+            tracks.append(ref[2])
+        else:
+            tracks.append(track(ref[0], ref[1], rgb, pts, ref[2]))
+    return found, (np.stack(tracks) if flow and tracks else None)
+
+
+def estimate_clip(
+    frames: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    detector=None,
+    *,
+    method: str | None = None,
+    reference: str = "first",
+    flow: bool | None = None,
+):
+    """AU table of a clip: ``frame`` (numeric part of the file name), ``AU01 … AU45``,
+    ``confidence``, ``success``.
 
     ``frames`` is a folder of images or a list of image paths; they are ordered by the
-    numeric part of their file names. The first frame with a face is the neutral reference
-    (its row is all zeros). Frames without a usable face are reported once each on stderr
-    and dropped; ``df.attrs["dropped"]`` counts them, ``df.attrs["neutral_frame"]`` names
-    the reference, ``df.attrs["source"]`` the folder (or the first frame's folder).
+    numeric part of their file names. ``method``/``reference``: see
+    :func:`estimate_landmarks`; with ``reference="first"`` the first frame with a face is the
+    reference (its row is all zeros). ``flow`` (3d, reference "first"; default on there): add
+    the dense optical-flow tracks of :mod:`miex.au.flow` to the fit. Frames without a usable face are reported once each on
+    stderr and dropped; frames whose fit failed stay with ``success`` 0 and their AUs set to
+    0 (as OpenFace writes them). ``df.attrs``: ``dropped`` (frames without a face), ``failed``
+    (success 0), ``neutral_frame`` (the reference frame, or None for absolute), ``source``
+    (the folder, or the first frame's folder), ``method``, ``reference``.
     """
     import pandas as pd
 
-    paths = _frame_paths(frames)
+    method = check_method(method, reference)
+    paths = frame_paths(frames)
     source = str(frames) if isinstance(frames, (str, os.PathLike)) else str(paths[0].parent)
     skips = SkipLog()
-    found = clip_landmarks(paths, detector, skips)
+    use_flow = (method == "3d" and reference == "first") if flow is None else bool(flow)
+    if use_flow and (method != "3d" or reference != "first"):
+        raise MiexError("dense-flow refinement needs --method 3d and reference 'first'")
+    found, tracks = _landmarks_and_tracks(paths, detector, skips, use_flow)
     if not found:
         raise InputError(source, f"no face found in any of the {len(paths)} frames")
-    neutral_path, neutral = found[0]
-    rows = [[frame_number(p)] + list(estimate_z(neutral, pts)) for p, pts in found]
-    df = pd.DataFrame(rows, columns=["frame", *AU_NAMES])
-    df["frame"] = df["frame"].astype(int)
+    landmarks = np.stack([pts for _, pts in found])
+    est = estimate_landmarks(landmarks, method=method, reference=reference, tracks=tracks)
+    z = np.where(est.success[:, None], est.z, 0.0)
+    df = pd.DataFrame(z, columns=list(AU_NAMES))
+    df.insert(0, "frame", np.array([frame_number(p) for p, _ in found], dtype=np.int64))
+    df["confidence"] = np.round(est.confidence, 4)
+    df["success"] = est.success.astype(np.int64)
     df.attrs["source"] = source
     df.attrs["dropped"] = len(skips)
-    df.attrs["neutral_frame"] = int(frame_number(neutral_path))
+    df.attrs["failed"] = int((~est.success).sum())
+    df.attrs["neutral_frame"] = int(frame_number(found[0][0])) if reference == "first" else None
+    df.attrs["method"] = method
+    df.attrs["reference"] = reference
+    df.attrs["flow"] = use_flow
     return df

@@ -32,7 +32,9 @@ An int column ``frame`` followed by ``AU01 … AU45`` with ``z = AUxx_r / 5`` cl
 A malformed file raises one :class:`miex.errors.InputError` naming it.
 
 miex's own AU-table CSVs (``frame, AU01 … AU45``, z in [0, 1], as written by
-``miex aus extract``) are read as they are (``mode`` ``"au_table"``; nothing is dropped).
+``miex aus extract``) are read as they are (``mode`` ``"au_table"``); when they carry the
+built-in estimator's ``confidence`` / ``success`` columns, rows with ``success == 0`` or
+``confidence < min_confidence`` are dropped exactly as for OpenFace files.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def read_openface_csv(path: str | os.PathLike[str], *, min_confidence: float = D
 
     r_cols = [lower.get(name.lower()) for name in OPENFACE_R_NAMES]
     if not any(r_cols) and "frame" in lower and all(name.lower() in lower for name in AU_NAMES):
-        return _read_au_table(raw, lower, path)
+        return _read_au_table(raw, lower, path, min_confidence)
     if not any(r_cols):
         raise InputError(path, "no AU intensity columns (AU01_r … AU45_r); is this an OpenFace CSV?")
     missing = [name for name, col in zip(OPENFACE_R_NAMES, r_cols) if col is None]
@@ -111,8 +113,9 @@ def read_openface_csv(path: str | os.PathLike[str], *, min_confidence: float = D
     return table
 
 
-def _read_au_table(raw: pd.DataFrame, lower: dict[str, str], path: Path) -> pd.DataFrame:
-    """A miex AU-table CSV (``frame, AU01 … AU45``, z in [0, 1])."""
+def _read_au_table(raw: pd.DataFrame, lower: dict[str, str], path: Path, min_confidence: float) -> pd.DataFrame:
+    """A miex AU-table CSV (``frame, AU01 … AU45``, z in [0, 1]; optional ``confidence`` and
+    ``success`` columns, as the built-in estimator writes them, filter rows like OpenFace's)."""
     if raw.empty:
         raise InputError(path, "header but no data rows")
     frames_f = _numeric(raw, lower["frame"], path)
@@ -121,12 +124,17 @@ def _read_au_table(raw: pd.DataFrame, lower: dict[str, str], path: Path) -> pd.D
     z = np.column_stack([_numeric(raw, lower[name.lower()], path) for name in AU_NAMES])
     if z.min() < 0.0 or z.max() > 1.0:
         raise InputError(path, "AU values outside [0, 1] in an AU table (OpenFace 0-5 intensities go in AUxx_r columns)")
-    table = pd.DataFrame(z, columns=list(AU_NAMES))
-    table.insert(0, "frame", frames_f.astype(np.int64))
+    keep = np.ones(len(raw), dtype=bool)
+    if "success" in lower:
+        keep &= _numeric(raw, lower["success"], path) != 0
+    if "confidence" in lower:
+        keep &= _numeric(raw, lower["confidence"], path) >= min_confidence
+    table = pd.DataFrame(z[keep], columns=list(AU_NAMES))
+    table.insert(0, "frame", frames_f[keep].astype(np.int64))
     if table["frame"].duplicated().any():
         raise InputError(path, "duplicate frame numbers")
     table = table.sort_values("frame", kind="stable").reset_index(drop=True)
-    table.attrs.update(source=str(path), dropped=0, rows=len(raw), mode="au_table")
+    table.attrs.update(source=str(path), dropped=int(len(raw) - keep.sum()), rows=len(raw), mode="au_table")
     return table
 
 

@@ -102,3 +102,60 @@ def plot_pool_profile(pool: pd.DataFrame, path: str | os.PathLike[str], *, title
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def plot_clip_aus(
+    frames: list[np.ndarray],
+    frame_numbers: list[int],
+    tables: dict[str, pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    aus: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU06", "AU12", "AU25", "AU26"),
+    truth: pd.DataFrame | None = None,
+    title: str = "",
+) -> Path:
+    """Per-frame AU curves next to the frames, as a PNG (atomic write).
+
+    ``frames``: a few RGB thumbnails shown on top, taken at ``frame_numbers`` (marked on the
+    curves); ``tables``: AU tables (``frame`` + AU columns) per estimator, one panel each;
+    ``truth`` (optional): the intensities that were rendered, drawn dashed. Each panel also
+    draws the largest of the AUs not in ``aus`` (grey), which shows motion read as another AU.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from miex.io import atomic_path
+
+    n_img, n_tab = len(frames), len(tables)
+    fig = plt.figure(figsize=(max(2.0 * n_img, 10.0), 2.4 + 2.3 * n_tab), constrained_layout=True)
+    grid = fig.add_gridspec(1 + n_tab, max(n_img, 1), height_ratios=[1.1] + [1.0] * n_tab)
+    for i, (img, num) in enumerate(zip(frames, frame_numbers)):
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(img)
+        ax.set_title(f"frame {num}", fontsize=9)
+        ax.axis("off")
+    colours = plt.get_cmap("tab10")
+    others = [a for a in AU_NAMES if a not in aus]
+    for row, (name, table) in enumerate(tables.items(), start=1):
+        ax = fig.add_subplot(grid[row, :])
+        for k, au in enumerate(aus):
+            ax.plot(table["frame"], table[au], color=colours(k), lw=1.6, label=au)
+            if truth is not None:
+                ax.plot(truth["frame"], truth[au], color=colours(k), lw=1.0, ls="--")
+        ax.plot(table["frame"], table[others].max(axis=1), color="0.6", lw=1.0, label="max other")
+        for num in frame_numbers:
+            ax.axvline(num, color="0.85", lw=0.8, zorder=0)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_ylabel("z")
+        ax.set_title(name + ("  (dashed: rendered truth)" if truth is not None else ""), fontsize=10, loc="left")
+        ax.legend(fontsize=7, ncol=len(aus) + 1, loc="upper right")
+    ax.set_xlabel("frame")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    return out

@@ -33,9 +33,12 @@ sources:
                       are not). OpenFace's frames 1..n are mapped to the dataset's frame
                       numbers in --openface-order: lexical (default; what `FeatureExtraction
                       -fdir` does: img100.jpg before img46.jpg) or numeric.
-  (default)           the built-in landmark AU estimator: micro-expression datasets use the
-                      onset as neutral and the frames onset..offset; macro-expression
-                      datasets (ckplus, oulu, mmew/casme3 --part macro) all frames, the first neutral.
+  (default)           the built-in AU estimator (--method 3d: 3D blendshape fit, default;
+                      2d: the older landmark method): micro-expression datasets use the
+                      onset as reference and the frames onset..offset; macro-expression
+                      datasets (ckplus, oulu, mmew/casme3 --part macro) all frames, the first
+                      the reference. Tables carry confidence/success columns (pools drop rows
+                      below --min-confidence as for OpenFace).
 
 output:
   OUTDIR/<dataset>/<subject>/<clip>.csv   frame, AU01 ... AU45 (z in [0, 1], native frame numbers)
@@ -109,6 +112,8 @@ def _add_extract(aus_sub: argparse._SubParsersAction) -> None:
                    help="drop OpenFace rows below this tracking confidence (default 0.8)")
     p.add_argument("--upsample", type=int, default=1,
                    help="estimator: face detector upsampling (0 for faces wider than ~80 px; default 1)")
+    p.add_argument("--method", choices=["3d", "2d"], default=None,
+                   help="estimator: 3d blendshape fit (default) or the older 2d landmark method")
     p.add_argument("--overwrite", action="store_true", help="replace AU tables made with other settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _pool_options(p, required=False)
@@ -209,6 +214,8 @@ def run_extract(args: argparse.Namespace) -> int:
         raise MiexError("--pool-out, --fold-file and --exclude-subjects need --pool mie|mae")
     if args.openface_dir is None and args.min_confidence is not None:
         raise MiexError("--min-confidence applies to --openface-dir only")
+    if args.openface_dir is not None and args.method is not None:
+        raise MiexError("--method applies to the built-in estimator, not to --openface-dir")
     if not 0 <= args.upsample <= 4:
         raise MiexError(f"--upsample must be between 0 and 4, got {args.upsample}")
 
@@ -230,6 +237,7 @@ def run_extract(args: argparse.Namespace) -> int:
         openface_order=args.openface_order,
         min_confidence=args.min_confidence,
         upsample=args.upsample,
+        method=args.method,
         overwrite=args.overwrite,
         progress=not args.quiet,
         skips=skips,

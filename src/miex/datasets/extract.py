@@ -48,7 +48,10 @@ The built-in landmark estimator (:func:`miex.au.estimate.estimate_clip`, the def
     reference. Macro-expression datasets (CK+, Oulu-CASIA, the MMEW and CAS(ME)^3 macro parts):
     every frame, the first one neutral. A clip whose onset/first frame has no face is skipped (no neutral
     reference, checked first); other frames without a face are left out of the table (the
-    estimator names each on stderr).
+    estimator names each on stderr). The method is ``method`` (``--method 3d|2d``, default the
+    3D fit); the tables carry the estimator's ``confidence`` and ``success`` columns, which
+    ``min_confidence`` filters when the pools read them. Intensities are relative to the
+    onset/first frame (``reference="first"``; see the README, "AU estimation").
 
 A bad clip (no CSV, unreadable CSV, CSV not matching the folder, no face, missing onset frame)
 is reported on one line naming it and skipped; a summary follows.
@@ -108,12 +111,14 @@ class ExtractSettings:
     openface_order: str = "lexical"
     min_confidence: float | None = None
     upsample: int = 1
+    method: str = "3d"  # estimator method (miex.au.estimate.METHODS)
     version: int = EXTRACT_VERSION
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         if self.source == "openface":
             d.pop("upsample")
+            d.pop("method")
         else:
             for k in ("openface_dir", "openface_order", "min_confidence"):
                 d.pop(k)
@@ -162,7 +167,8 @@ def write_au_table(path: Path, table: pd.DataFrame) -> None:
     """An AU table as CSV (``frame`` int, AUs with 6 decimals), atomically."""
     from miex.io import write_text
 
-    out = table[["frame", *AU_NAMES]].copy()
+    extra = [c for c in ("confidence", "success") if c in table.columns]
+    out = table[["frame", *AU_NAMES, *extra]].copy()
     out["frame"] = out["frame"].astype(np.int64)
     write_text(path, out.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
 
@@ -278,7 +284,7 @@ def estimator_frames(row: pd.Series | dict, macro: bool) -> list[str]:
     return [f for f, n in zip(frames, numbers) if n is not None and onset <= n <= hi]
 
 
-def estimator_table(row: pd.Series | dict, macro: bool, detector=None) -> pd.DataFrame:
+def estimator_table(row: pd.Series | dict, macro: bool, detector=None, method: str | None = None) -> pd.DataFrame:
     """The landmark estimator's AU table of one clip (neutral = onset, or first frame for macro).
 
     The neutral frame is checked first, so a clip without a face there costs one detection and
@@ -292,7 +298,7 @@ def estimator_table(row: pd.Series | dict, macro: bool, detector=None) -> pd.Dat
         locate_face(load_image(paths[0]), det, paths[0])
     except InputError as exc:
         raise InputError(exc.path, f"{exc.reason} in the neutral reference frame (onset or first frame)") from None
-    table = estimate_clip(paths, detector=det)
+    table = estimate_clip(paths, detector=det, method=method, reference="first")
     first = _frame_numbers(paths[:1])[0]
     neutral = table.attrs.get("neutral_frame")
     if neutral is not None and first is not None and int(neutral) != int(first):
@@ -332,6 +338,7 @@ def extract_dataset(
     min_confidence: float | None = None,
     upsample: int = 1,
     detector=None,
+    method: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
     skips: SkipLog | None = None,
@@ -360,7 +367,11 @@ def extract_dataset(
     if openface_dir is not None:
         settings = ExtractSettings("openface", str(Path(openface_dir).resolve()), openface_order, min_confidence)
     else:
-        settings = ExtractSettings("estimator", upsample=int(detector.upsample if detector is not None else upsample))
+        from miex.au.estimate import check_method
+
+        settings = ExtractSettings(
+            "estimator", upsample=int(detector.upsample if detector is not None else upsample), method=check_method(method)
+        )
     reuse = _check_settings(base, settings, overwrite)
     macro = is_macro(dataset)
     skips = skips if skips is not None else SkipLog()
@@ -386,7 +397,7 @@ def extract_dataset(
                     source = find_openface_csv(openface_dir, row, clip_counts=clip_counts, folder_counts=folder_counts)
                     table = openface_table(source, list(row["frames"]), order=openface_order, min_confidence=min_confidence)
                 else:
-                    table = estimator_table(row, macro, det)
+                    table = estimator_table(row, macro, det, settings.method)
                 if table.empty:
                     raise InputError(clip_key(row), "no usable AU rows (every frame dropped)")
                 write_au_table(target, table)
