@@ -47,25 +47,19 @@ def model_factory(config: ExperimentConfig, num_classes: int) -> Callable[[int],
 
 
 def load_model_weights(model: Any, path: str) -> None:
-    """Load a miex checkpoint (``{"model": state_dict, ...}``) or a plain state_dict, strictly."""
-    import torch
+    """Load an ``init_weights`` file: a miex checkpoint (``{"model": state_dict, ...}``), a plain
+    state_dict, or a partial file naming its ``init_modules`` (MA2MI pre-training's ``last.pt``);
+    keys and shapes are checked by :func:`miex.models.weights.load_init_weights`."""
+    from miex.errors import InputError
+    from miex.models.weights import load_init_weights
 
     file = Path(path)
     if not file.is_file():
         raise MiexError(f"{path}: [model] init_weights: file not found")
     try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged or foreign files
-        raise MiexError(f"{path}: [model] init_weights: not a readable PyTorch checkpoint "
-                        f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]})") from None
-    weights = state.get("model", state) if isinstance(state, dict) else state
-    if not isinstance(weights, dict):
-        raise MiexError(f"{path}: [model] init_weights: not a checkpoint or state_dict")
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise MiexError(f"{path}: [model] init_weights do not fit model {model.miex_config['name']!r}: {first}") from None
+        load_init_weights(model, file)
+    except InputError as exc:  # unreadable, or not a dict of tensors
+        raise MiexError(f"{path}: [model] init_weights: not a readable PyTorch checkpoint ({exc.reason})") from None
 
 
 def check_init_weights(config: ExperimentConfig, num_classes: int) -> None:
