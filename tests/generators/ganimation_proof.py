@@ -49,3 +49,32 @@ def render_set(faces, per_face: int, size: int, seed: int, key: str):
             aus.append(z)
             names.append(f"face{f}-{key}{k}")
     return np.stack(images), np.stack(aus), names
+
+
+def _framed(face, frame: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    from miex.faces.align import apply_alignment
+    from miex.generators.ganimation.crop import crop_transform
+
+    crop = apply_alignment(frame, crop_transform(face.landmarks, 128), 128)
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def neutral_crops(faces, size: int) -> np.ndarray:
+    """(F, size, size, 3) uint8: each real face, unrendered, in the generator framing."""
+    return np.stack([_framed(face, face.image, size) for face in faces])
+
+
+def warp_differences(faces, size: int, neutral: np.ndarray) -> dict[str, np.ndarray]:
+    """AU -> (F, size, size, 3) float: the warp's change for that AU at 1.0, per face."""
+    from miex.generators import create_generator
+
+    warp = create_generator("warp")
+    out = {}
+    for name in PROOF_AUS:
+        z = np.zeros(N_AUS)
+        z[au_index(name)] = 1.0
+        frames = [_framed(face, warp.render(warp.prepare(face), z), size) for face in faces]
+        out[name] = np.stack(frames).astype(np.float64) - neutral
+    return out

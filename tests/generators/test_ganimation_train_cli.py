@@ -114,3 +114,21 @@ def test_bad_inputs_are_one_line_errors(face_folder, tmp_path, capsys):
     assert main(["generator", "train", "--faces", str(face_folder), "--aus", str(bad), "--out", str(tmp_path / "y"),
                  "--size", "30", "--critic-layers", "2"]) == 2
     assert "--size" in capsys.readouterr().err
+
+
+def test_torchrun_two_processes_on_cpu(face_folder, au_table, tmp_path):
+    """Plain torch.distributed data parallelism (gloo on CPU): both ranks step, rank 0 writes."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29531",
+           "-m", "miex", "generator", "train", "--faces", str(face_folder), "--aus", str(au_table), "--out", str(out),
+           *TINY, "--batch-size", "1", "--epochs-decay", "0"]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    losses = pd.read_csv(out / "losses.csv")
+    assert list(losses["step"]) == [1, 2]  # 4 faces / (batch 1 x 2 processes) = 2 steps per epoch
+    assert load_network(out / "checkpoints" / "1_net_gen.pth").config["ngf"] == 4

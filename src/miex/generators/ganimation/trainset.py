@@ -186,5 +186,5 @@ def wait_for(data: Path, meta: dict, timeout: float = 24 * 3600) -> TrainingSet:
         existing = read_existing(data, meta)
         if existing is not None:
             return existing
-        time.sleep(5)
+        time.sleep(0.5)
     raise MiexError(f"{data}: rank 0 did not finish building the training set")
