@@ -112,26 +112,28 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=6, help="timed generator batches of 8 (default 6)")
     parser.add_argument("--train-cycles", type=int, default=2, help="timed 5-step training cycles (default 2)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--skip-inference", action="store_true", help="only the training figures")
     args = parser.parse_args()
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {os.cpu_count()} CPU(s); "
-          f"load average before: {loadavg()}")
-    rate = generator_speed(args.batches)
-    print(f"generator, batch 8, 128x128: {rate:.1f} images/s")
-    backend = backend_speed(args.batches)
-    print(f"render_many (crop + network + paste-back): {backend:.1f} frames/s")
-    hours = MIEX_FRAMES / backend / 3600
-    print(f"projected full MiE-X render ({MIEX_FRAMES:,} frames) at that rate: {hours:.1f} h on this CPU")
+          f"load average before: {loadavg()}", flush=True)
+    if not args.skip_inference:
+        rate = generator_speed(args.batches)
+        print(f"generator, batch 8, 128x128: {rate:.1f} images/s", flush=True)
+        backend = backend_speed(args.batches)
+        print(f"render_many (crop + network + paste-back): {backend:.1f} frames/s", flush=True)
+        hours = MIEX_FRAMES / backend / 3600
+        print(f"projected full MiE-X render ({MIEX_FRAMES:,} frames) at that rate: {hours:.1f} h on this CPU", flush=True)
     full = training_speed(args.train_cycles)
     print(f"training, full recipe (batch 25, 128x128): {full:.3f} steps/s "
           f"-> one CelebA epoch ({CELEBA_TRAIN // 25:,} steps) {CELEBA_TRAIN / 25 / full / 3600:.0f} h, "
-          f"30 epochs {30 * CELEBA_TRAIN / 25 / full / 86400:.0f} days on this CPU")
+          f"30 epochs {30 * CELEBA_TRAIN / 25 / full / 86400:.0f} days on this CPU", flush=True)
     small = training_speed(args.train_cycles, size=64, ngf=16, n_blocks=2, ndf=16, critic_layers=4, batch_size=16)
-    print(f"training, CPU-proof configuration (64x64, batch 16): {small:.2f} steps/s")
-    print(f"load average after: {loadavg()}")
+    print(f"training, CPU-proof configuration (64x64, batch 16): {small:.2f} steps/s", flush=True)
+    print(f"load average after: {loadavg()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,10 @@ def _state(config: dict) -> dict:
         from miex.synth.facepool import open_face_pool
 
         cfg = SynthConfig(**config)
+        generator = create_generator(cfg.generator, **generator_options(cfg))
+        check_weights(generator, cfg)
         _STATE.clear()
-        _STATE.update(
-            key=key,
-            config=cfg,
-            pool=open_face_pool(cfg.faces, size=cfg.size),
-            generator=create_generator(cfg.generator, **generator_options(cfg)),
-        )
-        check_weights(_STATE["generator"], cfg)
+        _STATE.update(key=key, config=cfg, pool=open_face_pool(cfg.faces, size=cfg.size), generator=generator)
     return _STATE
 
 

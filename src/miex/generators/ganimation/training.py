@@ -146,11 +146,12 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, info: ddp.DistInfo) -> None:
         self.config, self.info, self.device = config, info, info.device
-        torch.manual_seed(config.seed)  # network initialisation only; data draws use miex.seeding
-        self.generator = GANimationNet(config.ngf, config.n_blocks, N_AUS)
-        self.critic = GANimationCritic(config.size, config.ndf, config.critic_layers, N_AUS)
-        init_weights(self.generator)
-        init_weights(self.critic)
+        with torch.random.fork_rng(devices=[]):  # seeded initialisation; the global state is left alone
+            torch.manual_seed(config.seed)
+            self.generator = GANimationNet(config.ngf, config.n_blocks, N_AUS)
+            self.critic = GANimationCritic(config.size, config.ndf, config.critic_layers, N_AUS)
+            init_weights(self.generator)
+            init_weights(self.critic)
         self.generator.to(self.device).train()
         self.critic.to(self.device).train()
         ddp.broadcast_parameters(self.generator, info)
