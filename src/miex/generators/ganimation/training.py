@@ -416,8 +416,9 @@ def finish_epoch(run: RunFolder, trainer: Trainer, config: TrainConfig, data: Tr
     save_network(trainer.critic, run.critic_path(epoch))
     write_resume(run, trainer, config, epoch, 0, global_step)
     write_losses(run, rows)
-    faces = np.asarray(data.images[: min(config.sample_faces, len(data))])
-    grid = sample_grid(trainer.generator, faces, data.aus[: len(faces)], config.sample_aus, trainer.device)
+    pick = np.unique(np.linspace(0, len(data) - 1, min(config.sample_faces, len(data))).round().astype(int))
+    faces = np.asarray(data.images[pick])
+    grid = sample_grid(trainer.generator, faces, data.aus[pick], config.sample_aus, trainer.device)
     write_png(run.samples / f"epoch_{epoch:03d}.png", grid)
     return gen_path
 
