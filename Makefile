@@ -25,6 +25,7 @@ bench: venv
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/synth.py
 	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/ganimation.py
 
 clean:
 	rm -rf $(VENV) demo_out

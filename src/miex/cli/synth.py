@@ -43,7 +43,12 @@ def add_synth_arguments(parser: argparse.ArgumentParser, *, out_default: str | N
     parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                         help="shard over a Ray cluster (pip install 'miex[ray]'); no ADDRESS starts a local one")
     parser.add_argument("--fold-file", help="CSV subject,fold: writes one leakage-free training list per fold")
-    parser.add_argument("--generator", default="warp", help="generator backend (default: warp, training-free)")
+    parser.add_argument("--generator", default="warp",
+                        help="generator backend: warp (default, training-free) or ganimation (needs --weights)")
+    parser.add_argument("--weights", metavar="FILE",
+                        help="GANimation generator weights: {epoch}_net_gen.pth (ganimation_replicate or "
+                        "`miex generator train`) or net_epoch_E_id_G.pth (official GANimation)")
+    parser.add_argument("--device", default="cpu", help="where GANimation runs: cpu (default), cuda, cuda:N or auto")
     parser.add_argument("--jpeg-quality", type=int, default=95)
     parser.add_argument("--allow-reuse", action="store_true", help="reuse faces when the pool has fewer than --ids")
     parser.add_argument("--expert-table", default="miex", choices=["miex", "du2014"])
@@ -71,6 +76,8 @@ def config_from_args(args: argparse.Namespace):
         frames=args.frames,
         seed=args.seed,
         generator=args.generator,
+        weights=resolve(args.weights),
+        device=args.device,
         jpeg_quality=args.jpeg_quality,
         allow_reuse=args.allow_reuse,
         fold_file=resolve(args.fold_file),

@@ -82,6 +82,14 @@ def profile_data_uri(manifest: pd.DataFrame, out: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
+def weights_note(config: SynthConfig) -> str:
+    """`` (weights <name>, SHA-256 <hash>)`` for a learned generator, else nothing."""
+    if not getattr(config, "weights", None):
+        return ""
+    name = html.escape(Path(config.weights).name)
+    return f" (weights <code>{name}</code>, SHA-256 <code>{html.escape(config.weights_sha256)}</code>)"
+
+
 def render_card(manifest: pd.DataFrame, config: SynthConfig, profile_uri: str, contact_uri: str) -> str:
     counts = counts_table(manifest).to_html(border=0, classes="counts")
     frames = int(manifest["n_frames"].sum())
@@ -105,7 +113,7 @@ img.sheet {{ width: {sheet_width}px; image-rendering: pixelated; }}
 <body>
 <h1>Synthetic micro-expression set</h1>
 <p>{len(manifest)} samples, {frames} frames, {manifest['face_id'].nunique()} identities,
-generator <code>{html.escape(config.generator)}</code>, seed {config.seed},
+generator <code>{html.escape(config.generator)}</code>{weights_note(config)}, seed {config.seed},
 frames per sample: <code>{html.escape(config.frames)}</code>, crop {config.size}&times;{config.size} px.
 Made by miex with the MiE-X protocol (Liu et al., ECCV 2022).</p>
 <h2>Samples per class and AU source</h2>

@@ -16,7 +16,7 @@ SOURCES = ("expert", "mae", "mie")
 FRAME_MODES = ("2", "10", "clip")
 
 #: Fields that only change how the job runs, not what it writes.
-RUNTIME_FIELDS = frozenset({"workers", "ray", "ray_address", "overwrite", "command"})
+RUNTIME_FIELDS = frozenset({"workers", "ray", "ray_address", "overwrite", "command", "device"})
 
 
 @dataclass
@@ -31,6 +31,9 @@ class SynthConfig:
     frames: str = "2"
     seed: int = 0
     generator: str = "warp"
+    weights: str | None = None          # generator weights file (ganimation)
+    weights_sha256: str = ""            # filled in by check_generator
+    device: str = "cpu"                 # where a learned generator runs (cpu, cuda, cuda:N)
     jpeg_quality: int = 95
     allow_reuse: bool = False
     fold_file: str | None = None
@@ -95,6 +98,33 @@ class SynthConfig:
         data["sources"] = list(self.sources)
         data["duration"] = list(self.duration)
         return data
+
+
+def check_generator(config: SynthConfig) -> None:
+    """Check the generator and its weights before any output exists; record the weights' SHA-256."""
+    from miex.generators import list_generators
+
+    if config.generator not in list_generators():
+        raise MiexError(f"unknown generator {config.generator!r}; available: {', '.join(list_generators())}")
+    if config.generator != "ganimation":
+        if config.weights:
+            raise MiexError(f"--weights is used by --generator ganimation, not {config.generator!r}")
+        return
+    if not config.weights:
+        raise MiexError("--generator ganimation needs --weights FILE (a GANimation generator checkpoint)")
+    from miex.generators.ganimation import file_sha256, load_network
+    from miex.generators.ganimation.backend import resolve_device
+
+    load_network(config.weights)
+    resolve_device(config.device)
+    config.weights_sha256 = file_sha256(config.weights)
+
+
+def generator_options(config: SynthConfig) -> dict:
+    """Keyword options for ``create_generator(config.generator, **options)``."""
+    if config.generator == "ganimation":
+        return {"weights": config.weights, "device": config.device}
+    return {}
 
 
 def check_existing(out: Path, config: SynthConfig) -> None:

@@ -27,7 +27,7 @@ from miex.synth.sequence import sample_trajectory
 MANIFEST_COLUMNS = [
     "sample_id", "dir", "face_id", "face_path", "source", "label", "emotion",
     *ONSET_COLUMNS, *APEX_COLUMNS, *PROVENANCE_COLUMNS,
-    "generator", "seed", "face_reuse", "n_frames", "apex_index",
+    "generator", "seed", "face_reuse", "n_frames", "apex_index", "weights_sha256",
 ]
 
 #: ``draw(label, generator) -> (emotion, apex vector)`` for the expert source.
@@ -122,6 +122,7 @@ def build_plan(
         "face_reuse": np.asarray(columns["face_reuse"], dtype=np.int64),
         "n_frames": np.array([len(t) for t in trajectories], dtype=np.int64),
         "apex_index": apex_index,
+        "weights_sha256": config.weights_sha256,
     })
     return manifest[MANIFEST_COLUMNS], trajectories
 

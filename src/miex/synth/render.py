@@ -65,6 +65,20 @@ class FrameMemo:
         self.quality = quality
         self.cache: dict[bytes, tuple[np.ndarray, bytes]] = {}
 
+    def prefetch(self, zs) -> None:
+        """Render every not-yet-cached AU vector of ``zs`` in one ``render_many`` call (batched
+        for learned generators; the warp renders them one by one, with the same bytes)."""
+        todo: dict[bytes, np.ndarray] = {}
+        for z in zs:
+            key = np.ascontiguousarray(z, dtype=np.float32).tobytes()
+            if key not in self.cache and key not in todo:
+                todo[key] = np.asarray(z, dtype=np.float32)
+        if not todo:
+            return
+        frames = self.generator.render_many(self.prepared, np.stack(list(todo.values())))
+        for key, frame in zip(todo, frames):
+            self.cache[key] = (frame, encode_jpeg(frame, self.quality))
+
     def get(self, z: np.ndarray) -> tuple[np.ndarray, bytes]:
         key = np.ascontiguousarray(z, dtype=np.float32).tobytes()
         if key not in self.cache:

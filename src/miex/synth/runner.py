@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from miex.errors import MiexError, SkipLog
 from miex.io import write_json, write_parquet
-from miex.synth.config import SynthConfig, check_existing
+from miex.synth.config import SynthConfig, check_existing, check_generator
 from miex.synth.executors import make_executor, split
 from miex.synth.identities import Identity, select_identities
 from miex.synth.lists import read_fold_file, write_lists
@@ -55,6 +55,7 @@ def run_synth(config: SynthConfig, *, progress: bool = True) -> SynthReport:
     out = Path(config.out)
     pools = load_pools(config)  # read every input before touching the output folder
     folds = read_fold_file(config.fold_file) if config.fold_file else None
+    check_generator(config)  # a bad weights file fails here, before the output folder exists
     prepare_output(out, config)
     skips = SkipLog()
     worker_config = config.to_dict()

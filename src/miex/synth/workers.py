@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from miex.errors import MiexError
-from miex.synth.config import SynthConfig
+from miex.synth.config import SynthConfig, generator_options
 from miex.synth.render import ChunkResult, FrameMemo, IdentityTask, write_sample
 
 _STATE: dict = {}
@@ -24,14 +24,19 @@ def _state(config: dict) -> dict:
         from miex.synth.facepool import open_face_pool
 
         cfg = SynthConfig(**config)
+        generator = create_generator(cfg.generator, **generator_options(cfg))
+        check_weights(generator, cfg)
         _STATE.clear()
-        _STATE.update(
-            key=key,
-            config=cfg,
-            pool=open_face_pool(cfg.faces, size=cfg.size),
-            generator=create_generator(cfg.generator),
-        )
+        _STATE.update(key=key, config=cfg, pool=open_face_pool(cfg.faces, size=cfg.size), generator=generator)
     return _STATE
+
+
+def check_weights(generator, cfg: SynthConfig) -> None:
+    """A worker refuses weights that changed since the run started (another file, same path)."""
+    sha = getattr(generator, "weights_sha256", "")
+    if cfg.weights_sha256 and sha and sha != cfg.weights_sha256:
+        raise MiexError(f"{cfg.weights}: the weights file changed during the run (SHA-256 {sha[:12]}..., "
+                        f"expected {cfg.weights_sha256[:12]}...)")
 
 
 def probe_faces(config: dict, pool_ids: Sequence[str]) -> list[tuple[str, str, str | None]]:
@@ -64,6 +69,7 @@ def render_chunk(config: dict, tasks: Sequence[IdentityTask]) -> ChunkResult:
             result.failed.append((task.pool_id, str(exc)))
             continue
         memo = FrameMemo(state["generator"], prepared, cfg.jpeg_quality)
+        memo.prefetch([z for sample in task.samples for z in sample.trajectory])
         for sample in task.samples:
             rendered = [memo.get(z) for z in sample.trajectory]
             frames = [frame for frame, _ in rendered] if mp4_fps else None
