@@ -454,7 +454,7 @@ class Trainer:
                     })
             self.dist.barrier()
             if bar is not None:
-                bar.set_postfix(_bar_postfix(row, logits[-1] if logits else None, eval_labels, val_mask), refresh=False)
+                bar.set_postfix(_bar_postfix(row, logits[-1] if logits else None, eval_labels, val_mask))
                 bar.update(1)
             for callback in self.callbacks:
                 callback(job, epoch + 1, row)
