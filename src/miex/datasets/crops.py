@@ -149,7 +149,7 @@ def load_crops(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(path, f"unreadable crop file: {exc}") from None
 
 
-def _read_entry(path: Path, identity: str) -> dict[str, Any] | None:
+def read_entry(path: Path, identity: str) -> dict[str, Any] | None:
     """A cache entry whose frame identity matches, or ``None`` (absent, stale or damaged)."""
     if not path.is_file():
         return None
@@ -164,7 +164,8 @@ def _read_entry(path: Path, identity: str) -> dict[str, Any] | None:
         return None
 
 
-def _write_entry(path: Path, hash_dir: Path, settings_dict: dict[str, Any], **arrays: Any) -> None:
+def write_entry(path: Path, hash_dir: Path, settings_dict: dict[str, Any], **arrays: Any) -> None:
+    """Write one cache entry atomically (and ``<hash_dir>/settings.json`` once)."""
     from miex.io import atomic_path, write_json
 
     meta = hash_dir / "settings.json"
@@ -306,7 +307,7 @@ def crop_clip_info(
             cache_key = "_clips/" + hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()[:24]
         entry_path = cache_path(root, digest, cache_key)
         identity = frame_identity(paths, ref)
-        entry = _read_entry(entry_path, identity)
+        entry = read_entry(entry_path, identity)
         if entry is not None:
             if "error" in entry:
                 raise InputError(entry["error_path"], entry["error"])
@@ -316,14 +317,14 @@ def crop_clip_info(
         transform = reference_transform(ref, settings, detector)
     except InputError as exc:
         if entry_path is not None:
-            _write_entry(
+            write_entry(
                 entry_path, root / digest, settings.as_dict(det_settings),
                 identity=identity, error=exc.reason, error_path=exc.path,
             )
         raise
     crops = _warp_all(paths if paths is not None else arrays, transform, settings.size)
     if entry_path is not None:
-        _write_entry(
+        write_entry(
             entry_path,
             root / digest,
             settings.as_dict(det_settings),

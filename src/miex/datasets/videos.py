@@ -178,58 +178,41 @@ def read_video(path: str | os.PathLike[str], *, stride: int = 1, max_frames: int
     return np.stack(frames)
 
 
-def _video_entry(ref: ClipRef, settings: ClipSettings, cache_dir: Path) -> tuple[Path, str]:
+def _video_entry(ref: ClipRef, settings: ClipSettings, cache_dir: Path) -> tuple[Path, str, Any]:
+    """(cache file, identity, crop settings) of a video clip."""
     from miex.datasets.crops import CropSettings, cache_path, frame_identity
 
     crop = CropSettings(method=settings.method, size=int(settings.size), margin=settings.margin,
                         upsample=int(settings.upsample))
     what = f"{Path(ref.source).absolute()}\0{settings.stride}\0{settings.max_frames}\0{VIDEO_CACHE_VERSION}"
     digest = hashlib.sha256(what.encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    return cache_path(cache_dir, crop.digest(), f"_videos/{digest}"), frame_identity([ref.source], ref.source)
-
-
-def _read_video_entry(path: Path, identity: str) -> np.ndarray | InputError | None:
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if str(data["identity"]) != identity:
-                return None
-            if "error" in data.files:
-                return InputError(str(data["error_path"]), str(data["error"]))
-            return np.asarray(data["crops"])
-    except (OSError, ValueError, KeyError, EOFError, TypeError):
-        return None
-
-
-def _write_video_entry(path: Path, **arrays: Any) -> None:
-    from miex.io import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+    return cache_path(cache_dir, crop.digest(), f"_videos/{digest}"), frame_identity([ref.source], ref.source), crop
 
 
 def _crop_video(ref: ClipRef, settings: ClipSettings, detector, cache_dir: Path) -> MacroClip:
-    from miex.datasets.crops import crop_clip_info
+    """A video's crops in the crop cache's entry format (:func:`miex.datasets.crops.read_entry`)."""
+    from miex.datasets.crops import crop_clip_info, read_entry, write_entry
 
-    entry, identity = _video_entry(ref, settings, cache_dir)
-    cached = _read_video_entry(entry, identity)
-    if isinstance(cached, InputError):
-        raise cached
+    entry, identity, crop = _video_entry(ref, settings, cache_dir)
+    hash_dir = cache_dir / crop.digest()
+    cached = read_entry(entry, identity)
+    if cached is not None and "error" in cached:
+        raise InputError(cached["error_path"], cached["error"])
     if cached is None:
         try:
             frames = read_video(ref.source, stride=settings.stride, max_frames=settings.max_frames)
-            crops = crop_clip_info(frames, settings.method, settings.size, margin=settings.margin,
-                                   detector=detector, upsample=settings.upsample, cache=False).crops
+            info = crop_clip_info(frames, settings.method, settings.size, margin=settings.margin,
+                                  detector=detector, upsample=settings.upsample, cache=False)
         except InputError as exc:
             # "<array>" (the decoded first frame) is named after its video
             where = ref.source if exc.path == "<array>" else exc.path
-            _write_video_entry(entry, identity=identity, error=exc.reason, error_path=where)
+            write_entry(entry, hash_dir, crop.as_dict(), identity=identity, error=exc.reason, error_path=where)
             raise InputError(where, exc.reason) from None
-        _write_video_entry(entry, identity=identity, crops=crops, source=ref.source)
-        n = len(crops)
+        write_entry(entry, hash_dir, crop.as_dict(), identity=identity, crops=info.crops, transform=info.transform,
+                    source=ref.source)
+        n = len(info.crops)
     else:
-        n = len(cached)
+        n = len(cached["crops"])
     return MacroClip(ref.key, ref.kind, ref.source, n, str(entry))
 
 
