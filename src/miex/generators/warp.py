@@ -317,8 +317,6 @@ class WarpPrepared:
     node_y: np.ndarray  # (h, w) float32 (0..h-1)
     pixel_x: np.ndarray  # (H, W) float32 crop pixel coordinates
     pixel_y: np.ndarray  # (H, W) float32
-    node_grid: np.ndarray  # (h, w, 2) float32 (node_x, node_y) interleaved, as cv2.remap takes a map
-    pixel_grid: np.ndarray  # (H, W, 2) float32 (pixel_x, pixel_y) interleaved
     similarity: np.ndarray  # (2, 3) template -> crop (least squares over the 68 landmarks)
     iod_px: float  # crop pixels per template IOD (the similarity's scale)
 
@@ -340,14 +338,12 @@ class WarpPrepared:
 
 @lru_cache(maxsize=16)
 def _grids(h: int, w: int, H: int, W: int) -> tuple[np.ndarray, ...]:
-    """Node index grids (h, w), pixel grids (H, W) and both interleaved ((h, w, 2), (H, W, 2)),
-    float32, read-only (shared)."""
+    """Node index grids (h, w) and pixel grids (H, W), float32, read-only (shared)."""
     ix, iy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     px, py = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
-    nodes, pixels = np.stack([ix, iy], -1), np.stack([px, py], -1)
-    for a in (ix, iy, px, py, nodes, pixels):
+    for a in (ix, iy, px, py):
         a.setflags(write=False)
-    return ix, iy, px, py, nodes, pixels
+    return ix, iy, px, py
 
 
 def _face_parts(face: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -455,11 +451,11 @@ class WarpGenerator(Generator):
         residual = _Residual(self.basis, landmarks)
         u = residual.on_nodes(node_xy, W, H)
         f = self.table.sample(u).reshape(-1, 1, 2)  # (h * w * 17) template vectors (IOD)
-        # rotation * scale (px/IOD) in one pass, then the border taper; stored planar per AU
+        # rotation * scale (px/IOD) in one cv2.transform pass, then the border taper; stored planar per AU
         g = cv2.transform(f, residual.sim[:, :2]).reshape(h * w, N_AUS, 2)
         g *= self._border_taper(node_xy, W, H, max(sx, sy)).reshape(-1, 1, 1).astype(np.float32)
         fields = np.ascontiguousarray(g.transpose(1, 2, 0)).reshape(N_AUS, 2 * h * w)
-        ix, iy, px, py, nodes, pixels = _grids(h, w, H, W)
+        ix, iy, px, py = _grids(h, w, H, W)
         return WarpPrepared(
             image=image,
             landmarks=landmarks,
@@ -470,8 +466,6 @@ class WarpGenerator(Generator):
             node_y=iy,
             pixel_x=px,
             pixel_y=py,
-            node_grid=nodes,
-            pixel_grid=pixels,
             similarity=residual.sim,
             iod_px=float(np.hypot(*residual.sim[:, 0])),
         )
@@ -518,22 +512,21 @@ class WarpGenerator(Generator):
 
     def inverse_map(self, prepared: WarpPrepared, z: Sequence[float] | np.ndarray) -> np.ndarray:
         """Full-resolution backward map (H, W, 2): output pixel -> source position."""
-        return self._map(prepared, self._as_z(z))
+        return np.stack(self._maps(prepared, self._as_z(z)), -1)
 
-    def _map(self, prepared: WarpPrepared, zz: np.ndarray) -> np.ndarray:
-        """The backward map (H, W, 2) float32 that ``cv2.remap`` takes as one interleaved map."""
+    def _maps(self, prepared: WarpPrepared, zz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import cv2
 
         W, H = prepared.size
         d = self._guard(self._weighted_sum(prepared, zz), prepared.cell)
         if not d.any():
-            return prepared.pixel_grid.copy()
-        m = prepared.pixel_grid - cv2.resize(self._inverse(d, prepared), (W, H), interpolation=cv2.INTER_LINEAR)
-        if W == H:  # one scalar clip (a per-channel bound broadcasts slowly)
-            return np.clip(m, 0.0, W - 1.0, out=m)
-        for c, top in enumerate((W - 1.0, H - 1.0)):
-            np.clip(m[..., c], 0.0, top, out=m[..., c])
-        return m
+            return prepared.pixel_x.copy(), prepared.pixel_y.copy()
+        ex, ey = self._inverse(d, prepared)
+        mx = prepared.pixel_x - cv2.resize(ex, (W, H), interpolation=cv2.INTER_LINEAR)
+        my = prepared.pixel_y - cv2.resize(ey, (W, H), interpolation=cv2.INTER_LINEAR)
+        np.clip(mx, 0.0, W - 1.0, out=mx)
+        np.clip(my, 0.0, H - 1.0, out=my)
+        return mx, my
 
     # ---------------------------------------------------------------- render
 
@@ -553,7 +546,8 @@ class WarpGenerator(Generator):
             raise MiexError(f"AU vector must have {N_AUS} values, got shape {zz.shape}")
         if not zz.any():
             return prepared.image.copy()
-        return cv2.remap(prepared.image, self._map(prepared, zz), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mx, my = self._maps(prepared, zz)
+        return cv2.remap(prepared.image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     @staticmethod
     def _as_z(z: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -648,34 +642,37 @@ class WarpGenerator(Generator):
     FP_TOL = 0.05
     FP_ITERS = 4
 
-    def _inverse(self, d: np.ndarray, prepared: WarpPrepared) -> np.ndarray:
-        """Backward displacement e on the nodes, (h, w, 2) crop px: p = q - e(q) solves p + D(p) = q.
+    def _inverse(self, d: np.ndarray, prepared: WarpPrepared) -> tuple[np.ndarray, np.ndarray]:
+        """Backward displacement (ex, ey) on the nodes: p = q - e(q) solves p + D(p) = q.
 
         First the fixed-point iteration e <- D(q - e) (bilinear in the node values; converges
-        where the field contracts, |dD| < 1: almost everywhere at MiE intensities), in node
-        units on interleaved (h, w, 2) arrays (one ``cv2.remap`` and one ``cv2.norm`` a step).
-        Nodes where it has not settled after FP_ITERS steps (a mouth opening stretches the
-        lip line several-fold) are solved exactly by :meth:`_invert` on the triangles around them.
+        where the field contracts, |dD| < 1: almost everywhere at MiE intensities). Nodes
+        where it has not settled after FP_ITERS steps (a mouth opening stretches the lip line
+        several-fold) are solved exactly by :meth:`_invert` on the triangles around them.
         """
         import cv2
 
         sx, sy = prepared.cell
-        to_px = np.array([sx, sy], np.float32)
-        dn = cv2.merge([d[0] * np.float32(1.0 / sx), d[1] * np.float32(1.0 / sy)])  # node units
-        tol = self.FP_TOL / max(sx, sy)  # FP_TOL px in both components
-        e = prev = dn
+        inv_x, inv_y = np.float32(1.0 / sx), np.float32(1.0 / sy)
+        ix, iy = prepared.node_x, prepared.node_y
+        stack = cv2.merge([d[0], d[1]])
+        ex, ey = d[0], d[1]
         for _ in range(self.FP_ITERS):
-            prev, e = e, cv2.remap(dn, prepared.node_grid - e, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            if cv2.norm(e, prev, cv2.NORM_INF) < tol:
-                return e * to_px
-        bad_mask = np.abs(e - prev).max(-1) >= tol
+            s = cv2.remap(stack, ix - ex * inv_x, iy - ey * inv_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            nx, ny = s[..., 0], s[..., 1]
+            change = np.maximum(np.abs(nx - ex), np.abs(ny - ey))
+            ex, ey = nx, ny
+            if float(change.max()) < self.FP_TOL:
+                return np.ascontiguousarray(ex), np.ascontiguousarray(ey)
+        ex, ey = np.ascontiguousarray(ex), np.ascontiguousarray(ey)
+        bad_mask = change >= self.FP_TOL
+        bad = bad_mask.astype(np.uint8)
         # sources of the unsettled nodes lie within their displacement (plus one cell)
-        reach = max(float(np.abs(dn[bad_mask]).max()), float(np.abs(e[bad_mask]).max()))
+        reach = float(max(np.abs(d[0][bad_mask]).max() * inv_x, np.abs(d[1][bad_mask]).max() * inv_y))
+        reach = max(reach, float(max(np.abs(ex[bad_mask]).max() * inv_x, np.abs(ey[bad_mask]).max() * inv_y)))
         r = int(np.ceil(reach)) + 1
-        region = cv2.dilate(bad_mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(bool)
-        ex, ey = self._invert(d, prepared, e[..., 0] * np.float32(sx), e[..., 1] * np.float32(sy),
-                              cells=region[:-1, :-1] | region[1:, 1:], targets=bad_mask)
-        return cv2.merge([ex, ey])
+        region = cv2.dilate(bad, np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(bool)
+        return self._invert(d, prepared, ex, ey, cells=region[:-1, :-1] | region[1:, 1:], targets=bad.astype(bool))
 
     def _invert(
         self,
