@@ -437,6 +437,8 @@ class WarpGenerator(Generator):
     # ---------------------------------------------------------------- prepare
 
     def prepare(self, face: Any) -> WarpPrepared:
+        import cv2
+
         image, landmarks = _face_parts(face)
         H, W = image.shape[:2]
         h, w = min(H, self.grid), min(W, self.grid)
@@ -448,13 +450,11 @@ class WarpGenerator(Generator):
 
         residual = _Residual(self.basis, landmarks)
         u = residual.on_nodes(node_xy, W, H)
-        f = self.table.sample(u).reshape(h * w, N_AUS, 2)  # template units (IOD)
-        fx, fy = f[..., 0].T, f[..., 1].T  # (17, h * w)
-        (l00, l01), (l10, l11) = residual.sim[:, :2].astype(np.float32)  # rotation * scale (px/IOD)
-        taper = self._border_taper(node_xy, W, H, max(sx, sy)).reshape(1, -1).astype(np.float32)
-        fields = np.empty((N_AUS, 2 * h * w), np.float32)
-        fields[:, : h * w] = (l00 * fx + l01 * fy) * taper
-        fields[:, h * w :] = (l10 * fx + l11 * fy) * taper
+        f = self.table.sample(u).reshape(-1, 1, 2)  # (h * w * 17) template vectors (IOD)
+        # rotation * scale (px/IOD) in one cv2.transform pass, then the border taper; stored planar per AU
+        g = cv2.transform(f, residual.sim[:, :2]).reshape(h * w, N_AUS, 2)
+        g *= self._border_taper(node_xy, W, H, max(sx, sy)).reshape(-1, 1, 1).astype(np.float32)
+        fields = np.ascontiguousarray(g.transpose(1, 2, 0)).reshape(N_AUS, 2 * h * w)
         ix, iy, px, py = _grids(h, w, H, W)
         return WarpPrepared(
             image=image,

@@ -16,6 +16,29 @@ from miex.synth.render import ChunkResult, IdentityTask
 from miex.synth.workers import probe_faces, render_chunk
 
 
+def render_single_threaded(config: dict, chunk: Sequence[IdentityTask]) -> ChunkResult:
+    """:func:`render_chunk` with OpenCV and BLAS/LAPACK on one thread.
+
+    Each worker already owns a core; OpenCV's thread pool on top oversubscribes the machine
+    (on the loaded 2-core machine a 64 x 64 ``cv2.remap`` took 121 us with 2 OpenCV threads and
+    47 us with 1). One BLAS thread is a guard for the per-face spline solve of the warp, whose
+    bits must not depend on the machine (OpenBLAS' parallel LU can round differently; the
+    87-point solves gave the same bits with 1 and 2 threads here). The previous OpenCV thread
+    count is restored afterwards (it matters for ``--workers 1``, which runs in this process).
+    """
+    import cv2
+
+    from miex.au.basis import single_threaded_blas
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with single_threaded_blas():
+            return render_chunk(config, chunk)
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def split(items: Sequence, parts: int) -> list[Sequence]:
     size = max(1, -(-len(items) // max(parts, 1)))
     return [items[i : i + size] for i in range(0, len(items), size)]
@@ -32,7 +55,7 @@ class InlineExecutor:
 
     def render(self, chunks: Sequence[Sequence[IdentityTask]]) -> Iterator[ChunkResult]:
         for chunk in chunks:
-            yield render_chunk(self.config, chunk)
+            yield render_single_threaded(self.config, chunk)
 
     def close(self) -> None:
         pass
@@ -52,7 +75,7 @@ class ProcessExecutor(InlineExecutor):
         return [item for part in results for item in part]
 
     def render(self, chunks: Sequence[Sequence[IdentityTask]]) -> Iterator[ChunkResult]:
-        pending = {self.pool.submit(render_chunk, self.config, chunk) for chunk in chunks}
+        pending = {self.pool.submit(render_single_threaded, self.config, chunk) for chunk in chunks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -80,7 +103,7 @@ class RayExecutor(InlineExecutor):
                 ray.init(num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False)
         self.workers = max(int(ray.cluster_resources().get("CPU", workers)), 1)
         self._probe = ray.remote(probe_faces)
-        self._render = ray.remote(render_chunk)
+        self._render = ray.remote(render_single_threaded)
 
     def probe(self, ids: Sequence[str]) -> list[tuple[str, str, str | None]]:
         parts = split(ids, self.workers * 4)

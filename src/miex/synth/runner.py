@@ -39,6 +39,8 @@ class SynthReport:
     rendered_frames: int
     seconds: float
     skips: SkipLog = field(default_factory=SkipLog)
+    #: wall seconds per step (start, probe, plan, render, manifest, card), for benchmarks
+    stages: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         rate = self.rendered_frames / self.seconds if self.seconds > 0 else 0.0
@@ -53,6 +55,7 @@ class SynthReport:
 
 def run_synth(config: SynthConfig, *, progress: bool = True) -> SynthReport:
     out = Path(config.out)
+    clock = StageClock()
     pools = load_pools(config)  # read every input before touching the output folder
     folds = read_fold_file(config.fold_file) if config.fold_file else None
     check_generator(config)  # a bad weights file fails here, before the output folder exists
@@ -60,27 +63,32 @@ def run_synth(config: SynthConfig, *, progress: bool = True) -> SynthReport:
     skips = SkipLog()
     worker_config = config.to_dict()
     executor = make_executor(worker_config, config.workers, config.ray, config.ray_address)
+    clock.lap("start")
     try:
         pool_ids = list_face_ids(config)
         identities = select_identities(
             pool_ids, config.ids, config.seed, executor.probe, allow_reuse=config.allow_reuse, skips=skips
         )
+        clock.lap("probe")
         manifest, trajectories = build_plan(config, identities, pools, expert_drawer(config))
         write_json(out / "config.json", config.to_dict())
         chunks = pending_chunks(out, manifest, trajectories, identities, config.workers)
-        started = time.perf_counter()
+        clock.lap("plan")
         rendered_samples, rendered_frames, failed = render_all(executor, chunks, progress)
-        seconds = time.perf_counter() - started
+        seconds = clock.lap("render")
     finally:
         executor.close()
+        clock.lap("stop")
     if failed:
         listed = "; ".join(f"{face}: {reason}" for face, reason in failed[:3])
         raise MiexError(f"{len(failed)} face(s) failed while rendering ({listed}); re-run the same command to retry")
     write_parquet(out / "manifest.parquet", manifest)
     write_lists(out, manifest, folds)
+    clock.lap("manifest")
     from miex.synth.card import write_card
 
     write_card(out, manifest, config)
+    clock.lap("card")
     return SynthReport(
         out=out,
         samples=len(manifest),
@@ -89,7 +97,23 @@ def run_synth(config: SynthConfig, *, progress: bool = True) -> SynthReport:
         rendered_frames=rendered_frames,
         seconds=seconds,
         skips=skips,
+        stages=clock.laps,
     )
+
+
+class StageClock:
+    """Wall seconds between successive :meth:`lap` calls, by step name."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> float:
+        now = time.perf_counter()
+        seconds = now - self.last
+        self.laps[name] = self.laps.get(name, 0.0) + seconds
+        self.last = now
+        return seconds
 
 
 def prepare_output(out: Path, config: SynthConfig) -> None:
