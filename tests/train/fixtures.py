@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from miex.testing.frames import recolour
+
 
 #: The composite subjects of the fixture: each is a different person.
 SUBJECTS: tuple[tuple[str, str], ...] = (
@@ -43,17 +45,6 @@ def photo(name: str) -> np.ndarray:
     paths = {p.stem: p for p in builtin_face_paths()}
     bgr = cv2.imread(str(paths[name]))
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def recolour(rgb: np.ndarray, kind: str) -> np.ndarray:
-    x = rgb.astype(np.float32) / 255.0
-    if kind == "warm":
-        x = x * np.array([1.08, 1.0, 0.88], np.float32)
-    elif kind == "cool":
-        x = x * np.array([0.9, 0.98, 1.1], np.float32)
-    elif kind == "gamma":
-        x = x ** 0.8
-    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def frame_source(size: int, seed: int = 0):

@@ -96,6 +96,18 @@ def tiny_frames(size: int = 8, *, kind: str = "noise", seed: int = 0) -> FrameSo
     return source
 
 
+def recolour(rgb: np.ndarray, kind: str) -> np.ndarray:
+    """A photo variant's colour: ``"warm"``, ``"cool"``, ``"gamma"`` (0.8) or ``"none"``."""
+    x = rgb.astype(np.float32) / 255.0
+    if kind == "warm":
+        x = x * np.array([1.08, 1.0, 0.88], np.float32)
+    elif kind == "cool":
+        x = x * np.array([0.9, 0.98, 1.1], np.float32)
+    elif kind == "gamma":
+        x = x ** 0.8
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def astronaut_path() -> Path:
     """scikit-image's astronaut.png (public domain, NASA)."""
     import skimage

@@ -54,19 +54,13 @@ def variant_image(name: str, variant: str) -> np.ndarray:
     import cv2
 
     from miex.faces import load_image
+    from miex.testing.frames import recolour
 
     mirror, colour, angle, blur = VARIANTS[variant]
     rgb = load_image(photo_path(name))
     if mirror:
         rgb = np.ascontiguousarray(rgb[:, ::-1])
-    x = rgb.astype(np.float32) / 255.0
-    if colour == "warm":
-        x = x * np.array([1.08, 1.0, 0.88], np.float32)
-    elif colour == "cool":
-        x = x * np.array([0.9, 0.98, 1.1], np.float32)
-    elif colour == "gamma":
-        x = x ** 0.8
-    rgb = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    rgb = recolour(rgb, colour)
     if angle:
         h, w = rgb.shape[:2]
         rgb = cv2.warpAffine(rgb, cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0), (w, h),

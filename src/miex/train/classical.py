@@ -19,10 +19,7 @@ predictions, history and reports work unchanged. A job:
 
 from __future__ import annotations
 
-import os
 import pickle
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,34 +27,13 @@ import numpy as np
 
 from miex.errors import MiexError
 from miex.io import atomic_path
-from miex.train.data import SampleDataset
-from miex.train.engine import DataOptions, DistContext, Job, JobResult, cross_entropy, scores
+from miex.train.engine import Job, JobResult, JobRunner, cross_entropy, scores
 
 FORMAT = 1
 
 
-class ClassicalTrainer:
+class ClassicalTrainer(JobRunner):
     """Fits a :class:`miex.models.ClassicalModel` per job (see the module docstring)."""
-
-    def __init__(
-        self,
-        model_factory: Callable[[int], Any],
-        run_dir: str | os.PathLike[str],
-        *,
-        data: DataOptions | None = None,
-        dist_ctx: DistContext | None = None,
-        callbacks: Sequence[Callable] = (),
-        log: Callable[[str], None] | None = None,
-        progress: bool = False,
-    ) -> None:
-        self.model_factory = model_factory
-        self.run_dir = Path(run_dir)
-        self.data = data or DataOptions()
-        self.dist = dist_ctx or DistContext()
-        self.callbacks = list(callbacks)
-        self.log = log or (lambda msg: print(msg, file=sys.stderr))
-        self.progress = progress
-        self._features: dict = {}
 
     def checkpoint_path(self, name: str, kind: str = "last") -> Path:
         return self.run_dir / "checkpoints" / f"{name}_{kind}.pkl"
@@ -103,12 +79,8 @@ class ClassicalTrainer:
         return JobResult(job.name, logits.astype(np.float32), history, 1)
 
     def _features_of(self, rows, spec: Any, what: str, name: str, workers: int) -> np.ndarray:
-        d = self.data
-        ds = SampleDataset(rows, spec, train=False, feature_cache=d.feature_cache, flow_method=d.flow_method,
-                           flow_normalize=d.flow_normalize, reader=d.reader)
-        cached, computed = ds.prepare(workers=workers, progress=self.progress, memo=self._features)
-        if computed:
-            self.log(f"{name}: computed {computed} {what} feature(s), {cached} from the cache")
+        ds = self._dataset(rows, spec, train=False, seed=0, stream=name)
+        self._prepare(ds, workers, what, name)
         return np.stack([ds.load(i) for i in range(len(ds))]) if len(ds) else np.zeros(spec.shape(0), np.float32)
 
     def finish(self, job: Job) -> None:

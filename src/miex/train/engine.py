@@ -285,12 +285,14 @@ class DataOptions:
 
 
 # --------------------------------------------------------------------------- trainer
-class Trainer:
-    """Runs :class:`Job` s into ``run_dir`` (see the module docstring)."""
+class JobRunner:
+    """What every trainer of a run shares (:class:`Trainer`, and the classical baselines'
+    :class:`miex.train.classical.ClassicalTrainer`): the model factory, the run folder, the data
+    options, the distributed context, the epoch callbacks, the log, and the datasets of a job."""
 
     def __init__(
         self,
-        model_factory: Callable[[int], nn.Module],
+        model_factory: Callable[[int], Any],
         run_dir: str | os.PathLike[str],
         *,
         data: DataOptions | None = None,
@@ -298,7 +300,6 @@ class Trainer:
         callbacks: Sequence[EpochCallback] = (),
         log: Callable[[str], None] | None = None,
         progress: bool = False,
-        tensorboard: bool = True,
     ) -> None:
         self.model_factory = model_factory
         self.run_dir = Path(run_dir)
@@ -307,9 +308,36 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self.progress = progress
+        self._features: dict = {}  # features shared by the jobs of a run (see SampleDataset.prepare)
+
+    def _dataset(self, rows: pd.DataFrame, spec: Any, *, train: bool, seed: int, stream: str) -> SampleDataset:
+        d = self.data
+        return SampleDataset(
+            rows, spec, train=train, augment=d.augment, seed=seed, stream=stream, feature_cache=d.feature_cache,
+            flow_method=d.flow_method, flow_normalize=d.flow_normalize, preload=d.preload, reader=d.reader,
+        )
+
+    def _prepare(self, ds: SampleDataset, workers: int, what: str, name: str) -> None:
+        """Read or compute the features of ``ds`` (shared by the run's jobs); log what was computed."""
+        cached, computed = ds.prepare(workers=max(int(workers), 0), progress=self.progress, memo=self._features)
+        if computed:
+            self.log(f"{name}: computed {computed} {what} feature(s), {cached} from the cache")
+
+
+class Trainer(JobRunner):
+    """Runs :class:`Job` s into ``run_dir`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        model_factory: Callable[[int], nn.Module],
+        run_dir: str | os.PathLike[str],
+        *,
+        tensorboard: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__(model_factory, run_dir, **options)
         self.tensorboard = tensorboard
         self._writer: Any = None
-        self._features: dict = {}  # flow features shared by the jobs of a run (see SampleDataset.prepare)
 
     # ------------------------------------------------------------------ paths
     def checkpoint_path(self, name: str, kind: str = "last") -> Path:
@@ -356,13 +384,6 @@ class Trainer:
             save_checkpoint(last, state)
 
     # ------------------------------------------------------------------ internals
-    def _dataset(self, rows: pd.DataFrame, spec: Any, *, train: bool, seed: int, stream: str) -> SampleDataset:
-        d = self.data
-        return SampleDataset(
-            rows, spec, train=train, augment=d.augment, seed=seed, stream=stream, feature_cache=d.feature_cache,
-            flow_method=d.flow_method, flow_normalize=d.flow_normalize, preload=d.preload, reader=d.reader,
-        )
-
     def _model(self, job: Job, device: torch.device) -> nn.Module:
         model = self.model_factory(job.seed)
         if job.init_from is not None:
@@ -405,11 +426,8 @@ class Trainer:
         if job.eval is not None and len(job.eval):
             eval_ds = self._dataset(job.eval, spec, train=False, seed=job.seed, stream=job.name)
         for ds, what in ((train_ds, "training"), (eval_ds, "evaluation")):
-            if ds is None:
-                continue
-            cached, computed = ds.prepare(workers=max(s.workers, 0), progress=self.progress, memo=self._features)
-            if computed:
-                self.log(f"{job.name}: computed {computed} {what} feature(s), {cached} from the cache")
+            if ds is not None:
+                self._prepare(ds, s.workers, what, job.name)
         if len(train_ds) == 0:
             raise MiexError(f"{job.name}: no training samples")
 
