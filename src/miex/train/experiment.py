@@ -85,6 +85,7 @@ read as TOML, or taken as a string when that fails).
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
 import os
 import re
@@ -481,7 +482,7 @@ def _validate_model(given: Any, source: str) -> dict[str, Any]:
 def _check_option(value: Any, default: Any, where: str) -> Any:
     """A model option checked against the type of its default (before any run folder exists):
     ``image_size = "224"`` is refused here, not deep inside the first fold."""
-    if default is None or default is inspect_empty():
+    if default is None or default is inspect.Parameter.empty:
         return value
     if isinstance(default, bool):
         return _check(value, (bool,), where)
@@ -497,11 +498,6 @@ def _check_option(value: Any, default: Any, where: str) -> Any:
         return type(default)(_check_option(v, d, f"{where}[{i}]") for i, (v, d) in enumerate(zip(value, default)))
     return value
 
-
-def inspect_empty() -> Any:
-    import inspect
-
-    return inspect.Parameter.empty
 
 
 def _validate_sweep(sweep: Any, raw: dict, source: str) -> dict[str, list]:

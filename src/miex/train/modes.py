@@ -128,7 +128,7 @@ class DirectMode(Mode):
 
         plan = ctx.plan
         settings = settings_of(plan.config.train)
-        synth, excluded = plan.check(fold)
+        synth, excluded = plan.synthetic_rows(fold)  # the runner has checked this fold for leakage
         if self.shares_model(plan):
             name = f"r{fold.repeat}_all"
             if fold.repeat not in ctx.shared:
