@@ -24,22 +24,23 @@ How a frame is made
 3. **Per frame** (``render``): forward field ``D = sum_k z_k F_k`` (exactly linear in ``z``,
    exactly zero at ``z = 0``; ``z = 0`` also short-circuits to a copy of the crop);
    fold-over guard; inverse on the coarse nodes; bilinear upsampling of the inverse
-   displacement to full resolution (``cv2.resize``); one ``cv2.remap``.
+   displacement to full resolution; one ``cv2.remap``. The node and pixel steps are compiled
+   (:mod:`miex.generators.warp_kernels`, one call per frame).
 
 Backward mapping and linearity
 ------------------------------
 The basis gives forward displacements: source point ``p`` moves to ``q = p + D(p)``.
 ``cv2.remap`` needs, for each output pixel ``q``, its source ``p(q)``: the inverse map
-``p = q - E(q)`` with ``E(q) = D(q - E(q))``. On the coarse nodes it is first solved by the
-fixed-point iteration ``E <- D(q - E)`` (from ``E = D``; bilinear sampling of the node
-values; up to 4 steps). That converges wherever the field contracts (``|dD/dp| < 1``:
-nearly everywhere at MiE intensities). Where it has not settled (a mouth opening stretches
-the lip line several-fold and the iteration oscillates), the nodes are solved exactly for
-the piecewise-linear forward warp (two triangles per cell): every forward-mapped triangle
-near them is scanned for the nodes it covers, whose sources follow from barycentric
-coordinates. ``D`` is exactly linear in ``z``; its inverse is linear only to first order
-(``E = D - (dD) D + O(|z|^3)``), i.e. at MiE intensities (1-3 px) ``E`` and ``D`` differ by
-a fraction of a pixel; tests check linearity on ``D``.
+``p = q - E(q)`` with ``E(q) = D(q - E(q))``. On the coarse nodes it is solved exactly for the
+piecewise-linear forward warp (two triangles per cell): from the first-order guess
+``p = q - D(q)`` each node takes the triangle holding ``p``, solves ``q`` under that
+triangle's affine map, and stops when the solution lies in the same triangle (a Newton step
+of the piecewise-affine map; one to three steps at MiE displacements). A walk that cycles
+searches the triangles around it; nodes still unsettled (none were seen in the benchmarks)
+are solved by scanning every forward-mapped triangle near them. ``D`` is exactly linear in
+``z``; its inverse is linear only to first order (``E = D - (dD) D + O(|z|^3)``), i.e. at MiE
+intensities (1-3 px) ``E`` and ``D`` differ by a fraction of a pixel; tests check linearity
+on ``D`` and exactness of the inverse against the exhaustive scan.
 
 Fold-overs and large ``z``
 --------------------------
@@ -55,8 +56,9 @@ no NaN for any finite ``z``), and the outermost ring of nodes never moves (ancho
 
 Determinism
 -----------
-The table and basis are built with single-threaded BLAS and the weighted sum is accumulated
-AU by AU, so a frame has the same bytes in every process and thread configuration.
+The table and basis are built with single-threaded BLAS, the weighted sum is accumulated AU
+by AU and the compiled kernels run in a fixed order without fast-math, so a frame has the
+same bytes in every process and thread configuration of one machine.
 
 Appearance cues
 ---------------
@@ -88,6 +90,7 @@ from miex.au.basis import (
 )
 from miex.au.space import N_AUS, validate_z
 from miex.errors import MiexError
+from miex.generators import warp_kernels as kernels
 from miex.generators.base import Generator
 
 #: Zero-displacement anchor rings, IOD outside the convex hull of the dense points.
@@ -497,9 +500,9 @@ class WarpGenerator(Generator):
         BLAS matrix product, whose summation order may depend on the thread count), so a
         frame has the same bits in every process."""
         h, w = prepared.grid_shape
-        d = np.zeros(2 * h * w, np.float32)
-        for k in np.flatnonzero(zz):
-            d += zz[k] * prepared.fields[k]
+        active = np.flatnonzero(zz)
+        d = np.empty(2 * h * w, np.float32)
+        kernels.weighted_sum(prepared.fields, active, zz[active].astype(np.float32), d)
         return d.reshape(2, h, w)
 
     def dense_forward_field(self, prepared: WarpPrepared, z: Sequence[float] | np.ndarray, *, guard: bool = False) -> np.ndarray:
@@ -515,23 +518,33 @@ class WarpGenerator(Generator):
         return np.stack(self._maps(prepared, self._as_z(z)), -1)
 
     def _maps(self, prepared: WarpPrepared, zz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        import cv2
-
+        """Backward maps (mx, my), (H, W) float32: one compiled call per frame in the common
+        case (:func:`miex.generators.warp_kernels.frame_maps`); a field that would fold is
+        guarded first, and nodes the triangle walk left unsettled are solved exactly."""
         W, H = prepared.size
-        d = self._guard(self._weighted_sum(prepared, zz), prepared.cell)
-        if not d.any():
-            return prepared.pixel_x.copy(), prepared.pixel_y.copy()
-        ex, ey = self._inverse(d, prepared)
-        mx = prepared.pixel_x - cv2.resize(ex, (W, H), interpolation=cv2.INTER_LINEAR)
-        my = prepared.pixel_y - cv2.resize(ey, (W, H), interpolation=cv2.INTER_LINEAR)
-        np.clip(mx, 0.0, W - 1.0, out=mx)
-        np.clip(my, 0.0, H - 1.0, out=my)
+        h, w = prepared.grid_shape
+        sx, sy = prepared.cell
+        active = np.flatnonzero(zz)
+        d = np.empty((2, h, w), np.float32)
+        ex, ey = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+        unsettled = np.empty((h, w), np.bool_)
+        mx, my = np.empty((H, W), np.float32), np.empty((H, W), np.float32)
+        status = kernels.frame_maps(prepared.fields, active, zz[active].astype(np.float32), sx, sy, self.min_det,
+                                    self.INVERSE_STEPS, d, ex, ey, unsettled, mx, my)
+        if status != 0:
+            ex, ey = self._inverse(self._guard(d, prepared.cell), prepared)
+            kernels.pixel_maps(ex, ey, W, H, mx, my)
         return mx, my
 
     # ---------------------------------------------------------------- render
 
     def render(self, prepared: WarpPrepared, z: Sequence[float] | np.ndarray) -> np.ndarray:
         return self._render(prepared, validate_z(z).astype(np.float32))
+
+    def render_many(self, prepared: WarpPrepared, zs: Sequence[Sequence[float]] | np.ndarray) -> list[np.ndarray]:
+        """Frames for AU vectors ``zs`` (n, 17), validated once (the same bytes as :meth:`render`)."""
+        arr = validate_z(zs, what="AU vectors").astype(np.float32)
+        return [self._render(prepared, z) for z in arr.reshape(-1, N_AUS)]
 
     def render_unbounded(self, prepared: WarpPrepared, z: Sequence[float] | np.ndarray) -> np.ndarray:
         """Like :meth:`render` but ``z`` may exceed 1 (extrapolation, for visual checks)."""
@@ -583,15 +596,7 @@ class WarpGenerator(Generator):
         both of its triangles; None if the field passes as it is."""
         thr = self.min_det
         sx, sy = cell
-        dx, dy = d[0], d[1]
-        # quick check on forward differences (node units); the triangles use exactly these
-        xx = (dx[:, 1:] - dx[:, :-1]) * np.float32(1.0 / sx)  # dDx/dx  (h, w-1)
-        xy = (dx[1:] - dx[:-1]) * np.float32(1.0 / sy)  # dDx/dy  (h-1, w)
-        yx = (dy[:, 1:] - dy[:, :-1]) * np.float32(1.0 / sx)
-        yy = (dy[1:] - dy[:-1]) * np.float32(1.0 / sy)
-        det_abc = (1.0 + xx[:-1]) * (1.0 + yy[:, 1:]) - xy[:, 1:] * yx[:-1]
-        det_ace = (1.0 + xx[1:]) * (1.0 + yy[:, :-1]) - xy[:, :-1] * yx[1:]
-        if min(float(det_abc.min()), float(det_ace.min())) >= thr:
+        if kernels.min_triangle_det(d[0], d[1], 1.0 / sx, 1.0 / sy) >= thr:
             return None
         a, b, c, e = self.triangle_jacobians(d, cell)
         tr = a + e
@@ -638,41 +643,34 @@ class WarpGenerator(Generator):
 
     # ---------------------------------------------------------------- inverse
 
-    #: Fixed-point tolerance (crop px) and iterations of the fast inverse (see :meth:`_inverse`).
-    FP_TOL = 0.05
-    FP_ITERS = 4
+    #: Triangle-walk steps of the node inverse before a node counts as unsettled (see :meth:`_inverse`).
+    INVERSE_STEPS = 8
 
     def _inverse(self, d: np.ndarray, prepared: WarpPrepared) -> tuple[np.ndarray, np.ndarray]:
         """Backward displacement (ex, ey) on the nodes: p = q - e(q) solves p + D(p) = q.
 
-        First the fixed-point iteration e <- D(q - e) (bilinear in the node values; converges
-        where the field contracts, |dD| < 1: almost everywhere at MiE intensities). Nodes
-        where it has not settled after FP_ITERS steps (a mouth opening stretches the lip line
-        several-fold) are solved exactly by :meth:`_invert` on the triangles around them.
+        Exact for the piecewise-linear forward warp: each node walks the triangles from the
+        first-order guess ``q - D(q)`` (:func:`miex.generators.warp_kernels.invert_nodes`, one to
+        three steps at MiE displacements). Nodes that have not settled after INVERSE_STEPS
+        steps (rare; a strongly stretched lip line) are solved by :meth:`_invert`, which scans
+        every forward-mapped triangle near them.
         """
         import cv2
 
         sx, sy = prepared.cell
-        inv_x, inv_y = np.float32(1.0 / sx), np.float32(1.0 / sy)
-        ix, iy = prepared.node_x, prepared.node_y
-        stack = cv2.merge([d[0], d[1]])
-        ex, ey = d[0], d[1]
-        for _ in range(self.FP_ITERS):
-            s = cv2.remap(stack, ix - ex * inv_x, iy - ey * inv_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            nx, ny = s[..., 0], s[..., 1]
-            change = np.maximum(np.abs(nx - ex), np.abs(ny - ey))
-            ex, ey = nx, ny
-            if float(change.max()) < self.FP_TOL:
-                return np.ascontiguousarray(ex), np.ascontiguousarray(ey)
-        ex, ey = np.ascontiguousarray(ex), np.ascontiguousarray(ey)
-        bad_mask = change >= self.FP_TOL
-        bad = bad_mask.astype(np.uint8)
+        h, w = prepared.grid_shape
+        ex = np.empty((h, w), np.float32)
+        ey = np.empty((h, w), np.float32)
+        unsettled = np.empty((h, w), np.bool_)
+        if kernels.invert_nodes(d[0], d[1], sx, sy, self.INVERSE_STEPS, ex, ey, unsettled) == 0:
+            return ex, ey
+        inv_x, inv_y = 1.0 / sx, 1.0 / sy
         # sources of the unsettled nodes lie within their displacement (plus one cell)
-        reach = float(max(np.abs(d[0][bad_mask]).max() * inv_x, np.abs(d[1][bad_mask]).max() * inv_y))
-        reach = max(reach, float(max(np.abs(ex[bad_mask]).max() * inv_x, np.abs(ey[bad_mask]).max() * inv_y)))
+        reach = float(max(np.abs(d[0][unsettled]).max() * inv_x, np.abs(d[1][unsettled]).max() * inv_y))
+        reach = max(reach, float(max(np.abs(ex[unsettled]).max() * inv_x, np.abs(ey[unsettled]).max() * inv_y)))
         r = int(np.ceil(reach)) + 1
-        region = cv2.dilate(bad, np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(bool)
-        return self._invert(d, prepared, ex, ey, cells=region[:-1, :-1] | region[1:, 1:], targets=bad.astype(bool))
+        region = cv2.dilate(unsettled.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(bool)
+        return self._invert(d, prepared, ex, ey, cells=region[:-1, :-1] | region[1:, 1:], targets=unsettled)
 
     def _invert(
         self,
