@@ -65,7 +65,7 @@ def make_pool(
     for col in PROVENANCE_COLUMNS:
         data[col] = [str(v) for v in provenance.get(col, [""] * n)]
     if sequences is not None:
-        data[SEQUENCE_COLUMN] = [np.asarray(s, dtype=np.float64).reshape(-1, N_AUS).tolist() for s in sequences]
+        data[SEQUENCE_COLUMN] = [np.asarray(s, dtype=np.float64).reshape(-1, N_AUS) for s in sequences]
     return validate_pool(pd.DataFrame(data))
 
 
@@ -142,16 +142,46 @@ def _check_provenance(pool: pd.DataFrame, where: object) -> None:
                                 "rebuild the pool with --dataset NAME or a dataset column in the index")
 
 
-def _check_sequence(seq: object, row: int, where: object) -> list[list[float]]:
+def as_sequence(seq: object) -> np.ndarray:
+    """A pool row's ``sequence`` cell as a (T, 17) float64 array: a 2-D array as it is, a list of
+    lists, or the object array of 1-D arrays that Parquet reads give. Raises TypeError/ValueError."""
+    if isinstance(seq, np.ndarray) and seq.dtype != object:
+        return np.asarray(seq, dtype=np.float64)
+    if len(seq) == 0:  # type: ignore[arg-type]
+        return np.empty((0, N_AUS))
+    return np.stack([np.asarray(v, dtype=np.float64) for v in seq])  # type: ignore[union-attr]
+
+
+def _check_sequence(seq: object, row: int, where: object) -> np.ndarray:
     try:
-        arr = np.stack([np.asarray(v, dtype=np.float64) for v in seq]) if len(seq) else np.empty((0, N_AUS))  # type: ignore[arg-type]
+        arr = as_sequence(seq)
     except (TypeError, ValueError):
         raise InputError(where, f"row {row}: 'sequence' is not a list of AU vectors") from None
     if arr.ndim != 2 or arr.shape[1] != N_AUS or len(arr) == 0:
         raise InputError(where, f"row {row}: 'sequence' must hold >= 1 vectors of {N_AUS} AUs, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or arr.min() < 0.0 or arr.max() > 1.0:
         raise InputError(where, f"row {row}: 'sequence' has values outside [0, 1]")
-    return arr.tolist()
+    return arr
+
+
+def _sequences_from_arrow(column) -> list[np.ndarray] | None:
+    """The ``sequence`` column of a Parquet table (list<list<double>>) as (T, 17) float64 views
+    of one flat array, without a Python object per value; None when it has another shape
+    (then :func:`validate_pool` checks it row by row and names the bad row)."""
+    import pyarrow as pa
+
+    column = column.combine_chunks()
+    if column.null_count or not pa.types.is_list(column.type) or not pa.types.is_list(column.type.value_type):
+        return None
+    inner = column.flatten()
+    if inner.null_count or not pa.types.is_floating(inner.type.value_type):
+        return None
+    lengths = np.diff(np.asarray(inner.offsets))
+    if lengths.size and (lengths != N_AUS).any():
+        return None
+    values = np.asarray(inner.flatten().cast(pa.float64()), dtype=np.float64).reshape(-1, N_AUS)
+    starts = np.asarray(column.offsets)
+    return [values[a:b] for a, b in zip(starts[:-1], starts[1:])]
 
 
 def write_pool(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -159,6 +189,8 @@ def write_pool(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     from miex.io import write_parquet
 
     pool = validate_pool(df, where=path)
+    if SEQUENCE_COLUMN in pool:
+        pool = pool.assign(**{SEQUENCE_COLUMN: [list(seq) for seq in pool[SEQUENCE_COLUMN]]})
     write_parquet(path, pool)
     return Path(path)
 
@@ -168,10 +200,18 @@ def read_pool(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "pool file not found")
+    import pyarrow.parquet as pq
+
     try:
-        df = pd.read_parquet(path, engine="pyarrow")
+        table = pq.read_table(path)
+        sequences = _sequences_from_arrow(table.column(SEQUENCE_COLUMN)) if SEQUENCE_COLUMN in table.column_names else None
+        if sequences is not None:
+            table = table.drop_columns([SEQUENCE_COLUMN])
+        df = table.to_pandas()
     except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
         raise InputError(path, f"not a readable Parquet pool ({type(exc).__name__}: {exc})") from None
+    if sequences is not None:
+        df[SEQUENCE_COLUMN] = sequences
     return validate_pool(df, where=path)
 
 

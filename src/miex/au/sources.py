@@ -57,7 +57,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from miex.au.pool import APEX_COLUMNS, ONSET_COLUMNS, SEQUENCE_COLUMN, make_pool
+from miex.au.pool import APEX_COLUMNS, ONSET_COLUMNS, SEQUENCE_COLUMN, as_sequence, make_pool
 from miex.au.space import AU_NAMES, LABEL_NAMES, N_AUS, au_index
 from miex.errors import InputError, MiexError, SkipLog
 from miex.subjects import qualify, require_qualified, split_subject
@@ -568,7 +568,7 @@ def _sequence_of(row: object) -> np.ndarray:
     if isinstance(row, (pd.Series, Mapping)):
         seq = row.get(SEQUENCE_COLUMN) if SEQUENCE_COLUMN in row else None  # type: ignore[operator]
         if seq is not None and not (isinstance(seq, float) and np.isnan(seq)):
-            arr = np.stack([np.asarray(v, dtype=np.float64) for v in seq])
+            arr = as_sequence(seq)
         else:
             onset = np.array([row[c] for c in ONSET_COLUMNS], dtype=np.float64)  # type: ignore[index]
             apex = np.array([row[c] for c in APEX_COLUMNS], dtype=np.float64)  # type: ignore[index]

@@ -86,6 +86,7 @@ from miex.au.basis import (
     load_basis,
     similarity,
     single_threaded_blas,
+    squared_distances,
     tps_fit,
 )
 from miex.au.space import N_AUS, validate_z
@@ -339,14 +340,48 @@ class WarpPrepared:
         return np.stack([(self.node_x + 0.5) * sx - 0.5, (self.node_y + 0.5) * sy - 0.5], -1)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What depends only on the crop size, the node grid and the border width (cached)."""
+
+    node_xy: np.ndarray  # (h, w, 2) float64 crop coordinates of the coarse nodes
+    taper: np.ndarray  # (h * w, 1, 1) float32 border taper of the nodes
+    lattice: np.ndarray  # (RESIDUAL_GRID^2, 2) crop points where the residual spline is evaluated
+    lattice_x: np.ndarray  # (h, w) float32 node positions in lattice cells (for cv2.remap)
+    lattice_y: np.ndarray
+    node_x: np.ndarray  # (h, w) float32 node index coordinates, read-only
+    node_y: np.ndarray
+    pixel_x: np.ndarray  # (H, W) float32 pixel coordinates, read-only
+    pixel_y: np.ndarray
+
+
 @lru_cache(maxsize=16)
-def _grids(h: int, w: int, H: int, W: int) -> tuple[np.ndarray, ...]:
-    """Node index grids (h, w) and pixel grids (H, W), float32, read-only (shared)."""
+def _layout(h: int, w: int, H: int, W: int, border: float) -> _Layout:
+    sx, sy = W / w, H / h
+    # node centres follow cv2.resize's convention, so resizing (h, w) -> (H, W) is exact
+    jx = (np.arange(w, dtype=np.float64) + 0.5) * sx - 0.5
+    jy = (np.arange(h, dtype=np.float64) + 0.5) * sy - 0.5
+    node_xy = np.stack(np.meshgrid(jx, jy), -1)
+    taper = _border_taper(node_xy, W, H, max(sx, sy), border).reshape(-1, 1, 1).astype(np.float32)
+    n = RESIDUAL_GRID
+    lattice = np.stack(np.meshgrid(np.linspace(0.0, W - 1.0, n), np.linspace(0.0, H - 1.0, n)), -1).reshape(-1, 2)
+    lattice_x = (node_xy[..., 0] * ((n - 1) / max(W - 1.0, 1.0))).astype(np.float32)
+    lattice_y = (node_xy[..., 1] * ((n - 1) / max(H - 1.0, 1.0))).astype(np.float32)
     ix, iy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     px, py = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
-    for a in (ix, iy, px, py):
+    layout = _Layout(node_xy, taper, lattice, lattice_x, lattice_y, ix, iy, px, py)
+    for a in vars(layout).values():
         a.setflags(write=False)
-    return ix, iy, px, py
+    return layout
+
+
+def _border_taper(xy: np.ndarray, W: int, H: int, cell: float, border: float) -> np.ndarray:
+    """1 inside, 0 on the outermost ring of nodes (so the upsampled field is exactly zero
+    on the crop's edge pixels), a smooth ramp ``border * side`` wide in between."""
+    band = max(border * min(W, H), 1e-6)
+    x, y = xy[..., 0], xy[..., 1]
+    d = np.minimum(np.minimum(x + 0.5, W - 0.5 - x), np.minimum(y + 0.5, H - 0.5 - y)) - cell
+    return _smoothstep(d / band)
 
 
 def _face_parts(face: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -374,7 +409,7 @@ class _Residual:
         # dlib often puts the inner lips of a closed mouth on the same pixels (61-63 on
         # 67-65): merge coincident points (their targets averaged) or the spline is singular.
         keep = np.ones(68, bool)
-        d2 = ((lt[:, None, :] - lt[None, :, :]) ** 2).sum(-1)
+        d2 = squared_distances(lt, lt)
         close = np.argwhere(np.triu(d2 < MERGE_DISTANCE**2, k=1))
         for i in np.unique(close[:, 0]):
             if not keep[i]:
@@ -392,21 +427,16 @@ class _Residual:
         u = apply_affine(self.inv, xy)
         return u + _tps_eval(self.ctrl, self.coef, u)
 
-    def on_nodes(self, node_xy: np.ndarray, width: int, height: int) -> np.ndarray:
+    def on_nodes(self, layout: _Layout) -> np.ndarray:
         """Template coords (h, w, 2) of the crop nodes; the residual part is evaluated on a
         RESIDUAL_GRID^2 lattice spanning the crop and interpolated bilinearly."""
         import cv2
 
         n = RESIDUAL_GRID
-        gx = np.linspace(0.0, width - 1.0, n)
-        gy = np.linspace(0.0, height - 1.0, n)
-        lattice = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-        ul = apply_affine(self.inv, lattice)
+        ul = apply_affine(self.inv, layout.lattice)
         res = _tps_eval(self.ctrl, self.coef, ul).reshape(n, n, 2).astype(np.float32)
-        mx = (node_xy[..., 0] * ((n - 1) / max(width - 1.0, 1.0))).astype(np.float32)
-        my = (node_xy[..., 1] * ((n - 1) / max(height - 1.0, 1.0))).astype(np.float32)
-        r = cv2.remap(res, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return apply_affine(self.inv, node_xy) + r
+        r = cv2.remap(res, layout.lattice_x, layout.lattice_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return apply_affine(self.inv, layout.node_xy) + r
 
 
 # --------------------------------------------------------------------------- generator
@@ -445,41 +475,26 @@ class WarpGenerator(Generator):
         image, landmarks = _face_parts(face)
         H, W = image.shape[:2]
         h, w = min(H, self.grid), min(W, self.grid)
-        sx, sy = W / w, H / h
-        # node centres follow cv2.resize's convention, so resizing (h, w) -> (H, W) is exact
-        jx = (np.arange(w, dtype=np.float64) + 0.5) * sx - 0.5
-        jy = (np.arange(h, dtype=np.float64) + 0.5) * sy - 0.5
-        node_xy = np.stack(np.meshgrid(jx, jy), -1)  # (h, w, 2)
-
+        layout = _layout(h, w, H, W, self.border)
         residual = _Residual(self.basis, landmarks)
-        u = residual.on_nodes(node_xy, W, H)
-        f = self.table.sample(u).reshape(-1, 1, 2)  # (h * w * 17) template vectors (IOD)
+        f = self.table.sample(residual.on_nodes(layout)).reshape(-1, 1, 2)  # (h * w * 17) template vectors (IOD)
         # rotation * scale (px/IOD) in one cv2.transform pass, then the border taper; stored planar per AU
         g = cv2.transform(f, residual.sim[:, :2]).reshape(h * w, N_AUS, 2)
-        g *= self._border_taper(node_xy, W, H, max(sx, sy)).reshape(-1, 1, 1).astype(np.float32)
+        g *= layout.taper
         fields = np.ascontiguousarray(g.transpose(1, 2, 0)).reshape(N_AUS, 2 * h * w)
-        ix, iy, px, py = _grids(h, w, H, W)
         return WarpPrepared(
             image=image,
             landmarks=landmarks,
             fields=fields,
             grid_shape=(h, w),
-            cell=(sx, sy),
-            node_x=ix,
-            node_y=iy,
-            pixel_x=px,
-            pixel_y=py,
+            cell=(W / w, H / h),
+            node_x=layout.node_x,
+            node_y=layout.node_y,
+            pixel_x=layout.pixel_x,
+            pixel_y=layout.pixel_y,
             similarity=residual.sim,
             iod_px=float(np.hypot(*residual.sim[:, 0])),
         )
-
-    def _border_taper(self, xy: np.ndarray, W: int, H: int, cell: float) -> np.ndarray:
-        """1 inside, 0 on the outermost ring of nodes (so the upsampled field is exactly zero
-        on the crop's edge pixels), a smooth ramp ``border * side`` wide in between."""
-        band = max(self.border * min(W, H), 1e-6)
-        x, y = xy[..., 0], xy[..., 1]
-        d = np.minimum(np.minimum(x + 0.5, W - 0.5 - x), np.minimum(y + 0.5, H - 0.5 - y)) - cell
-        return _smoothstep(d / band)
 
     # ---------------------------------------------------------------- fields
 

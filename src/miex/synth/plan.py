@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from miex.au.pool import APEX_COLUMNS, ONSET_COLUMNS, PROVENANCE_COLUMNS, SEQUENCE_COLUMN
+from miex.au.pool import APEX_COLUMNS, ONSET_COLUMNS, PROVENANCE_COLUMNS, SEQUENCE_COLUMN, as_sequence
 from miex.au.space import LABEL_NAMES, N_AUS
 from miex.errors import MiexError
 from miex.seeding import rng
@@ -57,7 +57,7 @@ class ClassRows:
             apex=rows[list(APEX_COLUMNS)].to_numpy(np.float64),
             emotion=rows["emotion"].astype(str).tolist(),
             provenance={c: rows[c].fillna("").astype(str).tolist() for c in PROVENANCE_COLUMNS},
-            sequence=[None if s is None else np.stack(list(s)) for s in sequences],
+            sequence=[None if s is None else as_sequence(s) for s in sequences],
         )
 
 
