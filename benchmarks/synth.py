@@ -7,7 +7,8 @@ once per distinct photo. The MaE and MiE pools are drawn from AU tables made her
 
 The floor JPEG-encodes and writes the same number of 128 px frames into the same number of
 sample folders, with the same worker count and atomic folder writes, but renders nothing.
-Floor and synthesis run back to back in each of ``--repeats`` rounds; the ratio line uses the
+Floor and synthesis run back to back in each of ``--repeats`` rounds, each after ``sync`` (the
+previous phase's write-back and deletes are not charged to the next); the ratio line uses the
 fastest of each (fairer on a shared, loaded machine), and the load average is printed with it.
 The landmark cache and the warp table cache are warmed first (as for a face pool used before, on
 a machine that ran miex before); the seconds that took are printed on their own line.
@@ -134,6 +135,17 @@ def warm_warp_table() -> float:
     return time.perf_counter() - started
 
 
+def settle() -> None:
+    """Flush dirty pages and finish the file system's delete work before a timed phase.
+
+    Otherwise one phase pays for the last one: the write-back of ~1 GB of frames, and the
+    journal and discard work of deleting the previous output, both run in the kernel during
+    whatever is timed next (measured here: the same floor took 16 s or 28 s depending on it)."""
+    os.sync()
+    time.sleep(1.0)
+    os.sync()
+
+
 def load() -> str:
     return "load average %.1f %.1f %.1f" % os.getloadavg()
 
@@ -164,13 +176,16 @@ def main() -> int:
                 faces=str(faces), out=str(work / f"mie-x{round_}"), ids=args.ids, sources=("expert", "mae", "mie"),
                 mae_pool=str(mae_pool), mie_pool=str(mie_pool), workers=args.workers,
             )
+            settle()
             floors.append(encode_floor(floor_dir, args.ids * 9, args.workers, config.jpeg_quality))
             shutil.rmtree(floor_dir, ignore_errors=True)
+            settle()
             started = time.perf_counter()
             report = run_synth(config, progress=sys.stderr.isatty())
             totals.append(time.perf_counter() - started)
             if round_ + 1 < args.repeats:
                 shutil.rmtree(config.out, ignore_errors=True)
+                settle()
             print(f"round {round_ + 1}: floor {floors[-1]:.1f} s, synth {totals[-1]:.1f} s "
                   f"(ratio {totals[-1] / floors[-1]:.2f}); steps: "
                   + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in getattr(report, "stages", {}).items())

@@ -31,6 +31,29 @@ def test_matches_opencv_on_the_astronaut(astronaut_path, astronaut_rgb):
     np.testing.assert_array_equal(load_image(astronaut_path), astronaut_rgb)
 
 
+@pytest.mark.parametrize("writer", ["pillow", "pillow-progressive", "pillow-subsampling-0", "opencv", "opencv-trailing"])
+def test_jpeg_fast_path_gives_pillows_pixels(tmp_path, astronaut_rgb, writer):
+    """Plain 3-component JPEGs are decoded by OpenCV (about twice as fast); the pixels must be
+    exactly what Pillow decodes, whichever encoder wrote the file."""
+    import cv2
+
+    from miex.faces.image import _plain_jpeg
+
+    path = tmp_path / "face.jpg"
+    if writer.startswith("pillow"):
+        options = {"progressive": True} if writer.endswith("progressive") else {}
+        if writer.endswith("subsampling-0"):
+            options["subsampling"] = 0
+        Image.fromarray(astronaut_rgb).save(path, quality=90, **options)
+    else:
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        path.write_bytes(data.tobytes() + (b"\x00\x00" if writer.endswith("trailing") else b""))
+    with Image.open(path) as im:
+        expected = np.asarray(im.convert("RGB"))
+    assert _plain_jpeg(path.read_bytes()) == (writer != "opencv-trailing")
+    np.testing.assert_array_equal(load_image(path), expected)
+
+
 def test_exif_orientation_is_applied(tmp_path):
     # 30 wide x 20 high; the left third red, the rest blue
     raw = np.zeros((20, 30, 3), np.uint8)

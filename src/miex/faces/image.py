@@ -30,6 +30,9 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(p, "unreadable image: file not found")
     if not p.is_file():
         raise InputError(p, "unreadable image: not a file")
+    fast = _decode_plain_jpeg(p)
+    if fast is not None:
+        return fast
     try:
         with Image.open(p) as im:
             im.load()
@@ -41,6 +44,49 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(p, f"unreadable image: {_short(exc)}") from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
         raise InputError(p, f"unreadable image: {_short(exc)}") from None
+
+
+#: JPEG start-of-frame markers whose component count :func:`_plain_jpeg` reads (baseline,
+#: extended, progressive; Huffman coded).
+_SOF_MARKERS = (0xC0, 0xC1, 0xC2)
+
+
+def _plain_jpeg(data: bytes) -> bool:
+    """True for a complete 3-component JPEG without EXIF: one that OpenCV decodes to exactly
+    the pixels Pillow gives (both use libjpeg-turbo) and that needs no orientation, colour
+    conversion or truncation check. Anything else (EXIF, CMYK, grey, a missing end marker)
+    takes the Pillow path."""
+    if data[:2] != b"\xff\xd8" or data[-2:] != b"\xff\xd9":
+        return False
+    i = 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xE1 and data[i + 4 : i + 10] == b"Exif\x00\x00":
+            return False
+        if marker in _SOF_MARKERS:
+            return i + 9 < len(data) and data[i + 9] == 3
+        if marker == 0xDA:  # start of scan before any frame header: not a plain file
+            return False
+        i += 2 + length
+    return False
+
+
+def _decode_plain_jpeg(path: Path) -> np.ndarray | None:
+    """RGB pixels of a plain JPEG (see :func:`_plain_jpeg`) through OpenCV, about twice as fast
+    as Pillow for video frames and face crops; None to use Pillow."""
+    import cv2
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if not _plain_jpeg(data):
+        return None
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None:
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _short(exc: BaseException) -> str:

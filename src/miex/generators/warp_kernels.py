@@ -63,7 +63,7 @@ def min_triangle_det(dx: np.ndarray, dy: np.ndarray, inv_sx: float, inv_sy: floa
     return best
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _solve_in_triangle(dxn: np.ndarray, dyn: np.ndarray, qx: float, qy: float, px: float, py: float):
     """The triangle of the cell holding ``p`` that contains ``p``; the source ``s`` of ``q``
     under that triangle's affine forward map; whether ``s`` lies in that triangle."""
