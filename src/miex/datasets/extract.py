@@ -351,9 +351,15 @@ class ClipOutcome:
 
 
 def _clip_row(row: pd.Series | dict) -> dict[str, Any]:
-    """The fields of a sample row that extracting it needs (small, for the workers)."""
-    keys = ("clip", "subject", "dataset", "onset", "apex", "offset")
-    return {**{k: row[k] for k in keys}, "frames": [str(f) for f in row["frames"]]}
+    """The fields of a sample row that extracting and indexing it need (small, for the workers)."""
+    keys = ("clip", "subject", "dataset", "onset", "apex", "offset", "label")
+    return {**{k: row[k] for k in keys}, "native_label": row.get("native_label", ""), "frames": [str(f) for f in row["frames"]]}
+
+
+def _with_rows(table: pd.DataFrame, row: dict) -> pd.DataFrame:
+    if table.empty:
+        raise InputError(clip_key(row), "no usable AU rows (every frame dropped)")
+    return table
 
 
 def _where(row: dict, exc: InputError) -> str:
@@ -364,9 +370,7 @@ def estimate_outcome(row: dict, *, macro: bool, detector, method: str, detect: s
     """The built-in estimator on one clip (runs in a worker): never raises for a bad clip."""
     frames = SkipLog(echo=False)
     try:
-        table = _estimator_table(row, macro, detector, method, detect, frames)
-        if table.empty:
-            raise InputError(clip_key(row), "no usable AU rows (every frame dropped)")
+        table = _with_rows(_estimator_table(row, macro, detector, method, detect, frames), row)
     except InputError as exc:
         return ClipOutcome(error=(_where(row, exc), exc.reason), frame_skips=frames.items)
     return ClipOutcome(csv=au_table_csv(table), frame_skips=frames.items)
@@ -375,9 +379,7 @@ def estimate_outcome(row: dict, *, macro: bool, detector, method: str, detect: s
 def _openface_outcome(row: dict, openface_dir, order: str, min_confidence, counts: tuple[Counter, Counter]) -> ClipOutcome:
     try:
         source = find_openface_csv(openface_dir, row, clip_counts=counts[0], folder_counts=counts[1])
-        table = openface_table(source, list(row["frames"]), order=order, min_confidence=min_confidence)
-        if table.empty:
-            raise InputError(clip_key(row), "no usable AU rows (every frame dropped)")
+        table = _with_rows(openface_table(source, list(row["frames"]), order=order, min_confidence=min_confidence), row)
     except InputError as exc:
         return ClipOutcome(error=(_where(row, exc), exc.reason))
     return ClipOutcome(csv=au_table_csv(table))
@@ -456,7 +458,7 @@ def extract_dataset(
         )
     reuse = _check_settings(base, settings, overwrite)
     skips = skips if skips is not None else SkipLog()
-    rows = [_clip_row(r) | {"native_label": r.get("native_label", ""), "label": r["label"]} for _, r in dataset.samples.iterrows()]
+    rows = [_clip_row(r) for _, r in dataset.samples.iterrows()]
     rels = [csv_relpath(row, name) for row in rows]
     todo = [i for i, rel in enumerate(rels) if not (reuse and (base / rel).is_file())]
     if openface_dir is not None:
