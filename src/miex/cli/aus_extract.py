@@ -44,8 +44,8 @@ sources:
                       the previous frame's landmarks); it is detected again where tracking
                       fails (the face jumps, leaves the frame or the landmarks stop looking
                       like the previous face). --detect every: detection on every frame (the
-                      behaviour before tracking; 3-10x slower). The mode is part of the
-                      settings in extract.json.
+                      behaviour before tracking; 3.5x slower in benchmarks/extract.py).
+                      The mode is part of the settings in extract.json.
 
 parallel (built-in estimator):
   --workers N         clips in N local processes (default 1, as for `miex synth`; use the
