@@ -1,6 +1,6 @@
 """Per-frame AUs of head-moving sequences made from real photos, as PNGs (issue 13).
 
-    python benchmarks/au_video.py [--frames 48] [--out DIR]
+    python benchmarks/au_video.py [--frames 48] [--detect track|every] [--out DIR]
 
 No public Python package installed here ships a usable real face video (the only face
 animation found, scikit-image's ``no_time_for_that_tiny.gif``, is 25 x 14 pixels), so the
@@ -9,7 +9,8 @@ Grace Hopper) with :mod:`miex.au.posed`: the head turns (yaw 25 sin) and tilts (
 twice as fast) all along; a smile (AU12 0.8, AU6 0.4, AU25 0.3) rises and falls in the first
 third, the brows go up (AU1 0.7, AU2 0.7) in the second. Frames are written as 640x480 PNGs and
 read back by :func:`miex.au.estimate.estimate_clip` exactly as ``miex aus estimate`` does
-(dlib detection on each frame), with
+(``--detect track``, the default: one dlib detection, then tracking; ``every``: detection on
+each frame, the behaviour before tracking), with
 
 * ``3d absolute`` (the default of ``miex aus estimate``: no neutral frame),
 * ``3d relative + flow`` (relative to the first frame, dense-flow refinement: what
@@ -50,7 +51,7 @@ def schedule(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return z, yaw, roll
 
 
-def run_face(path: Path, n: int, out: Path) -> dict[str, dict[str, float]]:
+def run_face(path: Path, n: int, out: Path, detect: str = "track") -> dict[str, dict[str, float]]:
     import cv2
 
     from miex.au.estimate import estimate_clip
@@ -79,7 +80,7 @@ def run_face(path: Path, n: int, out: Path) -> dict[str, dict[str, float]]:
             ("2d", dict(method="2d", reference="first")),
         ):
             t0 = time.perf_counter()
-            tables[name] = estimate_clip(tmp, detector=det, **kw)
+            tables[name] = estimate_clip(tmp, detector=det, detect=detect, **kw)
             times[name] = time.perf_counter() - t0
     truth = pd.DataFrame(z, columns=list(AU_NAMES))
     truth.insert(0, "frame", np.arange(n))
@@ -109,11 +110,12 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--detect", choices=["track", "every"], default="track")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for path in builtin_face_paths():
-        run_face(path, args.frames, args.out)
+        run_face(path, args.frames, args.out, args.detect)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import numpy as np
 
 from miex.au.basis import apply_affine, load_basis, similarity
 from miex.au.space import AU_NAMES, N_AUS
+from miex.au.tracking import PRECISE_BOX, check_detect, precise_landmarks  # noqa: F401 (public here too)
 from miex.errors import InputError, MiexError, SkipLog
 
 #: Estimation methods (see the module docstring) and the default, the better one measured
@@ -59,11 +60,6 @@ REFINE = 1
 #: real faces re-detected by dlib it raises r from 0.28 to 0.30 (0.1-0.3) and 0.43 to 0.44
 #: (0.5-1.0). 0.01 would give 0.37/0.46 there but halves the recovered intensities.
 RIDGE = 0.001
-
-#: Landmarks are re-detected on an upscaled face so the box is at least this wide (px):
-#: dlib returns integer pixel positions, a quantisation as large as a micro-expression at
-#: 128 px (see :func:`precise_landmarks`).
-PRECISE_BOX = 400
 
 #: Per-landmark weights of the least-squares fit: dlib's jaw contour (0-16) slides along
 #: the face outline from frame to frame, so it counts half.
@@ -190,30 +186,6 @@ def estimate_landmarks(
     return Estimate(z, np.exp(-((rms / CONFIDENCE_SCALE) ** 2)), rms <= MAX_RMS, rms)
 
 
-def precise_landmarks(rgb: np.ndarray, box: tuple[int, int, int, int], detector=None, min_box: int = PRECISE_BOX) -> np.ndarray:
-    """dlib's 68 landmarks with sub-pixel resolution: the face region (box grown by half its
-    size) is upscaled (bicubic) until the box is ``min_box`` px wide, landmarked there and
-    mapped back. dlib rounds landmarks to whole pixels of the image it sees."""
-    import cv2
-
-    from miex.faces import FaceDetector
-
-    det = detector if detector is not None else FaceDetector()
-    l, t, r, b = (int(v) for v in box)
-    bw = max(r - l, 1)
-    k = int(np.clip(np.ceil(min_box / bw), 1, 8))
-    if k == 1:
-        return det.landmarks(rgb, box)
-    H, W = rgb.shape[:2]
-    m = bw // 2
-    x0, y0 = max(l - m, 0), max(t - m, 0)
-    x1, y1 = min(r + m, W), min(b + m, H)
-    patch = cv2.resize(np.ascontiguousarray(rgb[y0:y1, x0:x1]), None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
-    big_box = ((l - x0) * k, (t - y0) * k, (r - x0) * k, (b - y0) * k)
-    pts = det.landmarks(patch, big_box)
-    return (pts + 0.5) / k - 0.5 + np.array([x0, y0], dtype=np.float64)
-
-
 # --------------------------------------------------------------------------- clips
 
 
@@ -243,44 +215,60 @@ def frame_paths(frames: Sequence[str | os.PathLike[str]] | str | os.PathLike[str
     return sorted(paths, key=lambda p: (frame_number(p), p.name))
 
 
-def iter_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None = None):
+def iter_landmarks(
+    paths: Sequence[Path],
+    detector=None,
+    skips: SkipLog | None = None,
+    *,
+    detect: str | None = None,
+    require_first: bool = False,
+):
     """Yield (path, RGB frame, 68 sub-pixel landmarks in source pixels) of every frame with a
-    face (detected per frame, see :func:`precise_landmarks`); others go to ``skips``."""
-    from miex.faces import FaceDetector, load_image, locate_face
+    face, each frame decoded once. ``detect``: ``"track"`` (default: one detection, then the
+    face is followed, :class:`miex.au.tracking.ClipTracker`) or ``"every"`` frame. Frames
+    without a face go to ``skips``; with ``require_first`` the first frame must have one
+    (:class:`InputError` naming it, e.g. a clip's neutral reference)."""
+    from miex.au.tracking import ClipTracker
+    from miex.faces import load_image
 
-    det = detector if detector is not None else FaceDetector()
-    for path in paths:
+    tracker = ClipTracker(detector, detect)
+    for i, path in enumerate(paths):
         try:
             rgb = load_image(path)
-            box, _, _ = locate_face(rgb, det, str(path))
+            pts = tracker.landmarks(rgb, str(path))
         except InputError as exc:
+            if require_first and i == 0:
+                raise
             if skips is not None:
                 skips.add(path, exc.reason)
             continue
-        yield path, rgb, precise_landmarks(rgb, box, det)
+        yield path, rgb, pts
 
 
-def clip_landmarks(paths: Sequence[Path], detector=None, skips: SkipLog | None = None) -> list[tuple[Path, np.ndarray]]:
-    """(path, 68 sub-pixel landmarks in source pixels) of every frame with a face (detected
-    per frame, see :func:`precise_landmarks`); others are reported to ``skips``."""
-    return [(path, pts) for path, _, pts in iter_landmarks(paths, detector, skips)]
+def clip_landmarks(
+    paths: Sequence[Path], detector=None, skips: SkipLog | None = None, *, detect: str | None = None
+) -> list[tuple[Path, np.ndarray]]:
+    """(path, 68 sub-pixel landmarks in source pixels) of every frame with a face (see
+    :func:`iter_landmarks`); others are reported to ``skips``."""
+    return [(path, pts) for path, _, pts in iter_landmarks(paths, detector, skips, detect=detect)]
 
 
-def _landmarks_and_tracks(paths: Sequence[Path], detector, skips: SkipLog, flow: bool):
+def _landmarks_and_tracks(paths: Sequence[Path], detector, skips: SkipLog, flow: bool, **how):
     """[(path, landmarks)] and, with ``flow``, the dense-flow tracks (T, 452, 2) from the first
-    frame with a face, computed while each frame is decoded (once)."""
-    from miex.au.flow import reference_points, track
+    frame with a face, computed while each frame is decoded (once). ``how``: the keywords
+    of :func:`iter_landmarks`."""
+    from miex.au.flow import FlowReference
 
     found, tracks, ref = [], [], None
-    for path, rgb, pts in iter_landmarks(paths, detector, skips):
+    for path, rgb, pts in iter_landmarks(paths, detector, skips, **how):
         found.append((path, pts))
         if not flow:
             continue
         if ref is None:
-            ref = (rgb, pts, reference_points(pts))
-            tracks.append(ref[2])
+            ref = FlowReference(rgb, pts)
+            tracks.append(ref.points)
         else:
-            tracks.append(track(ref[0], ref[1], rgb, pts, ref[2]))
+            tracks.append(ref.track(rgb, pts))
     return found, (np.stack(tracks) if flow and tracks else None)
 
 
@@ -291,6 +279,9 @@ def estimate_clip(
     method: str | None = None,
     reference: str = "first",
     flow: bool | None = None,
+    detect: str | None = None,
+    require_first: bool = False,
+    skips: SkipLog | None = None,
 ):
     """AU table of a clip: ``frame`` (numeric part of the file name), ``AU01 … AU45``,
     ``confidence``, ``success``.
@@ -299,22 +290,33 @@ def estimate_clip(
     numeric part of their file names. ``method``/``reference``: see
     :func:`estimate_landmarks`; with ``reference="first"`` the first frame with a face is the
     reference (its row is all zeros). ``flow`` (3d, reference "first"; default on there): add
-    the dense optical-flow tracks of :mod:`miex.au.flow` to the fit. Frames without a usable face are reported once each on
-    stderr and dropped; frames whose fit failed stay with ``success`` 0 and their AUs set to
+    the dense optical-flow tracks of :mod:`miex.au.flow` to the fit. ``detect``: ``"track"``
+    (default: the face is detected on the first frame and followed, re-detected when tracking
+    fails; :mod:`miex.au.tracking`) or ``"every"`` frame. Each frame is decoded once. Frames
+    without a usable face are reported once each on stderr and dropped (with ``require_first``
+    the first frame must have one: :class:`InputError` naming it; ``skips``: the
+    :class:`~miex.errors.SkipLog` they go to instead); frames whose fit failed stay with ``success`` 0 and their AUs set to
     0 (as OpenFace writes them). ``df.attrs``: ``dropped`` (frames without a face), ``failed``
     (success 0), ``neutral_frame`` (the reference frame, or None for absolute), ``source``
-    (the folder, or the first frame's folder), ``method``, ``reference``.
+    (the folder, or the first frame's folder), ``method``, ``reference``, ``flow``,
+    ``detect``, ``detections`` (frames the face detector ran on).
     """
     import pandas as pd
+
+    from miex.faces import FaceDetector
 
     method = check_method(method, reference)
     paths = frame_paths(frames)
     source = str(frames) if isinstance(frames, (str, os.PathLike)) else str(paths[0].parent)
-    skips = SkipLog()
+    skips = skips if skips is not None else SkipLog()
+    skipped = len(skips)
     use_flow = (method == "3d" and reference == "first") if flow is None else bool(flow)
     if use_flow and (method != "3d" or reference != "first"):
         raise MiexError("dense-flow refinement needs --method 3d and reference 'first'")
-    found, tracks = _landmarks_and_tracks(paths, detector, skips, use_flow)
+    detect = check_detect(detect)
+    det = detector if detector is not None else FaceDetector()
+    calls = det.calls
+    found, tracks = _landmarks_and_tracks(paths, det, skips, use_flow, detect=detect, require_first=require_first)
     if not found:
         raise InputError(source, f"no face found in any of the {len(paths)} frames")
     landmarks = np.stack([pts for _, pts in found])
@@ -325,10 +327,12 @@ def estimate_clip(
     df["confidence"] = np.round(est.confidence, 4)
     df["success"] = est.success.astype(np.int64)
     df.attrs["source"] = source
-    df.attrs["dropped"] = len(skips)
+    df.attrs["dropped"] = len(skips) - skipped
     df.attrs["failed"] = int((~est.success).sum())
     df.attrs["neutral_frame"] = int(frame_number(found[0][0])) if reference == "first" else None
     df.attrs["method"] = method
     df.attrs["reference"] = reference
     df.attrs["flow"] = use_flow
+    df.attrs["detect"] = detect
+    df.attrs["detections"] = det.calls - calls
     return df

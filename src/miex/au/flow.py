@@ -68,27 +68,46 @@ def _crop_transform(points: np.ndarray, scale_iod: float) -> tuple[np.ndarray, t
     return np.array([[k, 0.0, -k * lo[0]], [0.0, k, -k * lo[1]]]), (int(size[0]), int(size[1]))
 
 
+#: Farnebäck parameters (pyramid scale, levels, window, iterations, poly_n, poly_sigma, flags).
+FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
+
+
+class FlowReference:
+    """The reference frame of a clip's tracks, prepared once: its dense points
+    (:attr:`points`, image pixels), the face crop and the grey reference crop."""
+
+    def __init__(self, rgb: np.ndarray, landmarks: np.ndarray, points: np.ndarray | None = None) -> None:
+        import cv2
+
+        self.landmarks = np.asarray(landmarks, dtype=np.float64)
+        self.points = reference_points(self.landmarks) if points is None else np.asarray(points, dtype=np.float64)
+        self.crop, self.size = _crop_transform(np.vstack([self.points, self.landmarks]), iod(self.landmarks))
+        self.grey = cv2.warpAffine(_gray(rgb), self.crop, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        self.in_crop = apply_affine(self.crop, self.points)
+
+    def track(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """(452, 2) positions in ``rgb`` of the reference's dense points (NaN where the flow
+        is not forward-backward consistent)."""
+        import cv2
+
+        align = similarity(np.asarray(landmarks, dtype=np.float64), self.landmarks)  # frame -> ref
+        full = self.crop @ np.vstack([align, [0.0, 0.0, 1.0]])  # frame -> crop
+        b = cv2.warpAffine(_gray(rgb), full, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        fwd = cv2.calcOpticalFlowFarneback(self.grey, b, None, *FARNEBACK)
+        bwd = cv2.calcOpticalFlowFarneback(b, self.grey, None, *FARNEBACK)
+        pc = self.in_crop
+        qc = pc + _sample(fwd, pc)
+        back = qc + _sample(bwd, qc)
+        bad = np.linalg.norm(back - pc, axis=1) > MAX_FB_ERROR
+        q = apply_affine(invert_affine(full), qc)
+        q[bad] = np.nan
+        return q
+
+
 def track(ref_rgb: np.ndarray, ref_landmarks: np.ndarray, rgb: np.ndarray, landmarks: np.ndarray, ref_points: np.ndarray | None = None) -> np.ndarray:
     """(452, 2) positions in ``rgb`` of the dense points of the reference face (NaN where
-    the flow is not consistent)."""
-    import cv2
-
-    p0 = reference_points(ref_landmarks) if ref_points is None else ref_points
-    crop, size = _crop_transform(np.vstack([p0, ref_landmarks]), iod(ref_landmarks))
-    align = similarity(np.asarray(landmarks, dtype=np.float64), np.asarray(ref_landmarks, dtype=np.float64))  # frame -> ref
-    full = crop @ np.vstack([align, [0.0, 0.0, 1.0]])  # frame -> crop
-    a = cv2.warpAffine(_gray(ref_rgb), crop, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    b = cv2.warpAffine(_gray(rgb), full, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    args = (None, 0.5, 3, 15, 3, 5, 1.2, 0)
-    fwd = cv2.calcOpticalFlowFarneback(a, b, *args)
-    bwd = cv2.calcOpticalFlowFarneback(b, a, *args)
-    pc = apply_affine(crop, p0)
-    qc = pc + _sample(fwd, pc)
-    back = qc + _sample(bwd, qc)
-    bad = np.linalg.norm(back - pc, axis=1) > MAX_FB_ERROR
-    q = apply_affine(invert_affine(full), qc)
-    q[bad] = np.nan
-    return q
+    the flow is not consistent); see :class:`FlowReference` to track many frames."""
+    return FlowReference(ref_rgb, ref_landmarks, ref_points).track(rgb, landmarks)
 
 
 def clip_tracks(images, landmarks: np.ndarray, reference: int = 0) -> np.ndarray:
@@ -98,10 +117,8 @@ def clip_tracks(images, landmarks: np.ndarray, reference: int = 0) -> np.ndarray
     ``landmarks``: (T, 68, 2). Row ``reference`` holds the reference positions.
     """
     get = images if callable(images) else (lambda i: images[i])
-    ref_rgb = get(reference)
-    ref_lm = np.asarray(landmarks[reference], dtype=np.float64)
-    p0 = reference_points(ref_lm)
-    out = np.empty((len(landmarks), p0.shape[0], 2))
+    ref = FlowReference(get(reference), landmarks[reference])
+    out = np.empty((len(landmarks), ref.points.shape[0], 2))
     for i in range(len(landmarks)):
-        out[i] = p0 if i == reference else track(ref_rgb, ref_lm, get(i), landmarks[i], p0)
+        out[i] = ref.points if i == reference else ref.track(get(i), landmarks[i])
     return out

@@ -29,6 +29,8 @@ def register_aus(aus_subparsers: argparse._SubParsersAction) -> None:
                    help="absolute (default for 3d) or relative to the first frame (2d: always)")
     p.add_argument("--flow", action=argparse.BooleanOptionalAction, default=None,
                    help="dense optical-flow refinement (default: on for --method 3d --reference first)")
+    p.add_argument("--detect", choices=["track", "every"], default=None,
+                   help="detect the face once and track it (default; re-detected where tracking fails) or on every frame")
     p.add_argument("--plot", default=None, metavar="PNG", help="also write per-frame AU curves next to frames")
     p.add_argument("--upsample", type=int, default=1, help="dlib HOG upsampling for small faces (default 1)")
     p.set_defaults(func=handler)
@@ -41,7 +43,8 @@ def handler(args: argparse.Namespace) -> int:
 
     reference = args.reference or ("absolute" if args.method == "3d" else "first")
     df = estimate_clip(
-        args.frames, detector=FaceDetector(upsample=args.upsample), method=args.method, reference=reference, flow=args.flow
+        args.frames, detector=FaceDetector(upsample=args.upsample), method=args.method, reference=reference, flow=args.flow,
+        detect=args.detect,
     )
     out = Path(args.out)
     write_text(out, df.to_csv(index=False, float_format="%.4f"))

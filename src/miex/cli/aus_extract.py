@@ -39,6 +39,20 @@ sources:
                       datasets (ckplus, oulu, mmew/casme3 --part macro) all frames, the first
                       the reference. Tables carry confidence/success columns (pools drop rows
                       below --min-confidence as for OpenFace).
+                      --detect track (default): the face is detected on the clip's first
+                      frame and followed by the landmarks (the box of each frame comes from
+                      the previous frame's landmarks); it is detected again where tracking
+                      fails (the face jumps, leaves the frame or the landmarks stop looking
+                      like the previous face). --detect every: detection on every frame (the
+                      behaviour before tracking; 3.5x slower in benchmarks/extract.py).
+                      The mode is part of the settings in extract.json.
+
+parallel (built-in estimator):
+  --workers N         clips in N local processes (default 1, as for `miex synth`; use the
+                      number of cores on a machine of your own). The files are the same bytes
+                      for any N; this process writes them, in the dataset's order.
+  --ray [ADDRESS]     clips as Ray tasks (pip install 'miex[ray]'); no ADDRESS starts a local
+                      Ray with --workers CPUs. Dataset and --out must be on storage every node sees.
 
 output:
   OUTDIR/<dataset>/<subject>/<clip>.csv   frame, AU01 ... AU45 (z in [0, 1], native frame numbers)
@@ -114,6 +128,12 @@ def _add_extract(aus_sub: argparse._SubParsersAction) -> None:
                    help="estimator: face detector upsampling (0 for faces wider than ~80 px; default 1)")
     p.add_argument("--method", choices=["3d", "2d"], default=None,
                    help="estimator: 3d blendshape fit (default) or the older 2d landmark method")
+    p.add_argument("--detect", choices=["track", "every"], default=None,
+                   help="estimator: detect the face once per clip and track it (default) or on every frame")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="estimator: clips in N local worker processes (default 1)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="estimator: clips on a Ray cluster (pip install 'miex[ray]'); no ADDRESS starts a local one")
     p.add_argument("--overwrite", action="store_true", help="replace AU tables made with other settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _pool_options(p, required=False)
@@ -205,6 +225,7 @@ def _pools(args: argparse.Namespace, clips, out: Path, skips) -> int:
 def run_extract(args: argparse.Namespace) -> int:
     from miex.datasets.extract import clips_from_extraction, extract_dataset, is_macro
     from miex.errors import SkipLog
+    from miex.parallel import check_workers
 
     if args.pool is not None:
         _check_pool_args(args)
@@ -218,6 +239,9 @@ def run_extract(args: argparse.Namespace) -> int:
         raise MiexError("--method applies to the built-in estimator, not to --openface-dir")
     if not 0 <= args.upsample <= 4:
         raise MiexError(f"--upsample must be between 0 and 4, got {args.upsample}")
+    if args.openface_dir is not None and (args.detect is not None or args.workers != 1 or args.ray is not None):
+        raise MiexError("--detect, --workers and --ray apply to the built-in estimator, not to --openface-dir")
+    check_workers(args.workers)
 
     dataset = _load(args)
     if args.pool is not None:
@@ -238,6 +262,9 @@ def run_extract(args: argparse.Namespace) -> int:
         min_confidence=args.min_confidence,
         upsample=args.upsample,
         method=args.method,
+        detect=args.detect,
+        workers=args.workers,
+        ray=args.ray,
         overwrite=args.overwrite,
         progress=not args.quiet,
         skips=skips,

@@ -112,13 +112,14 @@ class ExtractSettings:
     min_confidence: float | None = None
     upsample: int = 1
     method: str = "3d"  # estimator method (miex.au.estimate.METHODS)
+    detect: str = "track"  # estimator face detection (miex.au.tracking.DETECT_MODES)
     version: int = EXTRACT_VERSION
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         if self.source == "openface":
-            d.pop("upsample")
-            d.pop("method")
+            for k in ("upsample", "method", "detect"):
+                d.pop(k)
         else:
             for k in ("openface_dir", "openface_order", "min_confidence"):
                 d.pop(k)
@@ -163,14 +164,19 @@ def _frame_numbers(paths: Sequence[str]) -> list[int | None]:
     return [frame_number(p) for p in paths]
 
 
-def write_au_table(path: Path, table: pd.DataFrame) -> None:
-    """An AU table as CSV (``frame`` int, AUs with 6 decimals), atomically."""
-    from miex.io import write_text
-
+def au_table_csv(table: pd.DataFrame) -> str:
+    """An AU table as CSV text (``frame`` int, AUs with 6 decimals)."""
     extra = [c for c in ("confidence", "success") if c in table.columns]
     out = table[["frame", *AU_NAMES, *extra]].copy()
     out["frame"] = out["frame"].astype(np.int64)
-    write_text(path, out.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    return out.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+
+
+def write_au_table(path: Path, table: pd.DataFrame) -> None:
+    """An AU table as CSV (:func:`au_table_csv`), atomically."""
+    from miex.io import write_text
+
+    write_text(path, au_table_csv(table))
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,26 +290,29 @@ def estimator_frames(row: pd.Series | dict, macro: bool) -> list[str]:
     return [f for f, n in zip(frames, numbers) if n is not None and onset <= n <= hi]
 
 
-def estimator_table(row: pd.Series | dict, macro: bool, detector=None, method: str | None = None) -> pd.DataFrame:
+def estimator_table(
+    row: pd.Series | dict, macro: bool, detector=None, method: str | None = None, detect: str | None = None
+) -> pd.DataFrame:
     """The landmark estimator's AU table of one clip (neutral = onset, or first frame for macro).
 
-    The neutral frame is checked first, so a clip without a face there costs one detection and
-    is reported once (:class:`InputError` naming that frame)."""
-    from miex.au.estimate import estimate_clip
-    from miex.faces import FaceDetector, load_image, locate_face
+    A clip whose neutral frame has no face raises :class:`InputError` naming that frame (its
+    frames are decoded once; ``detect``: see :func:`miex.au.estimate.estimate_clip`). Other
+    frames without a face are named on stderr and left out."""
+    return _estimator_table(row, macro, detector, method, detect, None)
 
-    det = detector if detector is not None else FaceDetector()
+
+def _estimator_table(row, macro: bool, detector, method: str | None, detect: str | None, skips: SkipLog | None) -> pd.DataFrame:
+    from miex.au.estimate import estimate_clip
+
     paths = estimator_frames(row, macro)
     try:
-        locate_face(load_image(paths[0]), det, paths[0])
+        return estimate_clip(
+            paths, detector=detector, method=method, reference="first", detect=detect, require_first=True, skips=skips
+        )
     except InputError as exc:
+        if Path(exc.path) != Path(paths[0]):
+            raise
         raise InputError(exc.path, f"{exc.reason} in the neutral reference frame (onset or first frame)") from None
-    table = estimate_clip(paths, detector=det, method=method, reference="first")
-    first = _frame_numbers(paths[:1])[0]
-    neutral = table.attrs.get("neutral_frame")
-    if neutral is not None and first is not None and int(neutral) != int(first):
-        raise InputError(paths[0], "no face found in the neutral reference frame (onset or first frame)")
-    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,6 +328,8 @@ def _check_settings(base: Path, settings: ExtractSettings, overwrite: bool) -> b
         old = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         old = None
+    if isinstance(old, dict) and old.get("source") == "estimator":
+        old.setdefault("detect", "every")  # tables written before tracking detected every frame
     if old == settings.as_dict():
         return not overwrite
     if not overwrite:
@@ -327,6 +338,64 @@ def _check_settings(base: Path, settings: ExtractSettings, overwrite: bool) -> b
             "use --overwrite to replace them or choose another --out"
         )
     return False
+
+
+@dataclass
+class ClipOutcome:
+    """What extracting one clip gave: its AU table as CSV text, or the reason it was skipped
+    (``(where, reason)``), and the frames dropped on the way (``(frame, reason)`` each)."""
+
+    csv: str | None = None
+    error: tuple[str, str] | None = None
+    frame_skips: list[tuple[str, str]] | None = None
+
+
+def _clip_row(row: pd.Series | dict) -> dict[str, Any]:
+    """The fields of a sample row that extracting and indexing it need (small, for the workers)."""
+    keys = ("clip", "subject", "dataset", "onset", "apex", "offset", "label")
+    return {**{k: row[k] for k in keys}, "native_label": row.get("native_label", ""), "frames": [str(f) for f in row["frames"]]}
+
+
+def _with_rows(table: pd.DataFrame, row: dict) -> pd.DataFrame:
+    if table.empty:
+        raise InputError(clip_key(row), "no usable AU rows (every frame dropped)")
+    return table
+
+
+def _where(row: dict, exc: InputError) -> str:
+    return exc.path if exc.path.startswith(clip_key(row)) else f"{clip_key(row)}: {exc.path}"
+
+
+def estimate_outcome(row: dict, *, macro: bool, detector, method: str, detect: str) -> ClipOutcome:
+    """The built-in estimator on one clip (runs in a worker): never raises for a bad clip."""
+    frames = SkipLog(echo=False)
+    try:
+        table = _with_rows(_estimator_table(row, macro, detector, method, detect, frames), row)
+    except InputError as exc:
+        return ClipOutcome(error=(_where(row, exc), exc.reason), frame_skips=frames.items)
+    return ClipOutcome(csv=au_table_csv(table), frame_skips=frames.items)
+
+
+def _openface_outcome(row: dict, openface_dir, order: str, min_confidence, counts: tuple[Counter, Counter]) -> ClipOutcome:
+    try:
+        source = find_openface_csv(openface_dir, row, clip_counts=counts[0], folder_counts=counts[1])
+        table = _with_rows(openface_table(source, list(row["frames"]), order=order, min_confidence=min_confidence), row)
+    except InputError as exc:
+        return ClipOutcome(error=(_where(row, exc), exc.reason))
+    return ClipOutcome(csv=au_table_csv(table))
+
+
+def _index_record(row: pd.Series | dict, rel: str) -> dict[str, Any]:
+    return {
+        "clip": str(row["clip"]),
+        "subject": local_subject(row["subject"]),
+        "label": index_label(row),
+        "dataset": str(row["dataset"]),
+        "onset": int(row["onset"]),
+        "apex": int(row["apex"]),
+        "offset": int(row["offset"]),
+        "csv": rel,
+    }
 
 
 def extract_dataset(
@@ -339,6 +408,9 @@ def extract_dataset(
     upsample: int = 1,
     detector=None,
     method: str | None = None,
+    detect: str | None = None,
+    workers: int = 1,
+    ray: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
     skips: SkipLog | None = None,
@@ -347,14 +419,21 @@ def extract_dataset(
 
     ``dataset``: a :class:`~miex.datasets.MiexDataset` (or a name for
     :func:`~miex.datasets.load_dataset`). ``openface_dir``: read OpenFace CSVs from there,
-    else run the landmark estimator (``upsample``/``detector`` for its face detector). Returns
-    the index DataFrame (:data:`INDEX_COLUMNS`); ``attrs``: ``index`` (its path), ``reused``
-    (clips whose CSV was already there), ``skips`` (``(name, reason)`` of each skipped clip).
+    else run the landmark estimator (``upsample``/``detector`` for its face detector,
+    ``detect``: ``"track"`` (default) or ``"every"`` frame, see :mod:`miex.au.tracking`).
+    ``workers``/``ray``: estimate clips in that many local processes or on a Ray cluster
+    (:func:`miex.parallel.run_tasks`; ``ray`` = ``"local"`` or an address); the files are the
+    same bytes either way and are written by this process, in dataset order. Returns the index
+    DataFrame (:data:`INDEX_COLUMNS`); ``attrs``: ``index`` (its path), ``reused`` (clips whose
+    CSV was already there), ``skips`` (``(name, reason)`` of each skipped clip).
     """
+    from functools import partial
+
     from tqdm import tqdm
 
     from miex.datasets import load_dataset
     from miex.io import write_json, write_text
+    from miex.parallel import check_workers, in_order, run_tasks
 
     if isinstance(dataset, str):
         dataset = load_dataset(dataset)
@@ -362,68 +441,65 @@ def extract_dataset(
         raise MiexError(f"OpenFace frame order must be one of {', '.join(OPENFACE_ORDERS)}, got {openface_order!r}")
     if openface_dir is not None and not Path(openface_dir).is_dir():
         raise MiexError(f"{openface_dir}: OpenFace CSV folder not found")
+    workers = check_workers(workers)
     name = dataset.name
     base = Path(out) / name
     if openface_dir is not None:
         settings = ExtractSettings("openface", str(Path(openface_dir).resolve()), openface_order, min_confidence)
     else:
         from miex.au.estimate import check_method
+        from miex.au.tracking import check_detect
 
         settings = ExtractSettings(
-            "estimator", upsample=int(detector.upsample if detector is not None else upsample), method=check_method(method)
+            "estimator",
+            upsample=int(detector.upsample if detector is not None else upsample),
+            method=check_method(method),
+            detect=check_detect(detect),
         )
     reuse = _check_settings(base, settings, overwrite)
-    macro = is_macro(dataset)
     skips = skips if skips is not None else SkipLog()
-    samples = dataset.samples
-    clip_counts = Counter(str(c) for c in samples["clip"])
-    folder_counts = Counter(Path(list(f)[0]).parent.name for f in samples["frames"] if len(f))
-    det = detector
-    if openface_dir is None and det is None:
+    rows = [_clip_row(r) for _, r in dataset.samples.iterrows()]
+    rels = [csv_relpath(row, name) for row in rows]
+    todo = [i for i, rel in enumerate(rels) if not (reuse and (base / rel).is_file())]
+    if openface_dir is not None:
+        counts = (Counter(str(r["clip"]) for r in rows), Counter(Path(r["frames"][0]).parent.name for r in rows if r["frames"]))
+        one = partial(_openface_outcome, openface_dir=openface_dir, order=openface_order, min_confidence=min_confidence, counts=counts)
+        outcomes = ((k, one(rows[i])) for k, i in enumerate(todo))
+    else:
         from miex.faces import FaceDetector
 
-        det = FaceDetector(upsample=settings.upsample)
+        det = detector if detector is not None else FaceDetector(upsample=settings.upsample)
+        one = partial(estimate_outcome, macro=is_macro(dataset), detector=det, method=settings.method, detect=settings.detect)
+        outcomes = run_tasks(one, [rows[i] for i in todo], workers=workers, ray=ray)
 
-    records, reused = [], 0
-    rows = [r for _, r in samples.iterrows()]
-    for row in tqdm(rows, desc=f"AUs {name}", unit="clip", disable=None if progress else True):
-        rel = csv_relpath(row, name)
-        target = base / rel
-        try:
-            if reuse and target.is_file():
-                reused += 1
-            else:
-                if openface_dir is not None:
-                    source = find_openface_csv(openface_dir, row, clip_counts=clip_counts, folder_counts=folder_counts)
-                    table = openface_table(source, list(row["frames"]), order=openface_order, min_confidence=min_confidence)
-                else:
-                    table = estimator_table(row, macro, det, settings.method)
-                if table.empty:
-                    raise InputError(clip_key(row), "no usable AU rows (every frame dropped)")
-                write_au_table(target, table)
-        except InputError as exc:
-            where = exc.path if exc.path.startswith(clip_key(row)) else f"{clip_key(row)}: {exc.path}"
-            skips.add(where, exc.reason)
-            continue
-        records.append(
-            {
-                "clip": str(row["clip"]),
-                "subject": local_subject(row["subject"]),
-                "label": index_label(row),
-                "dataset": str(row["dataset"]),
-                "onset": int(row["onset"]),
-                "apex": int(row["apex"]),
-                "offset": int(row["offset"]),
-                "csv": rel,
-            }
-        )
-    index = pd.DataFrame(records, columns=list(INDEX_COLUMNS))
+    bar = tqdm(total=len(rows), desc=f"AUs {name}", unit="clip", disable=None if progress else True)
+    bar.update(len(rows) - len(todo))
+    done: set[int] = set()
+    dropped_frames = SkipLog()  # named on stderr as estimate_clip does; the summary counts clips
+    with bar:
+        for k, outcome in in_order(_counted(outcomes, bar)):
+            i = todo[k]
+            for frame, reason in outcome.frame_skips or ():
+                dropped_frames.add(frame, reason)
+            if outcome.error is not None:
+                skips.add(*outcome.error)
+                continue
+            write_text(base / rels[i], outcome.csv)
+            done.add(i)
+    kept = [i for i in range(len(rows)) if i in done or i not in todo]
+    index = pd.DataFrame([_index_record(rows[i], rels[i]) for i in kept], columns=list(INDEX_COLUMNS))
     index_path = base / "index.csv"
     base.mkdir(parents=True, exist_ok=True)
     write_json(base / "extract.json", settings.as_dict())
     write_text(index_path, index.to_csv(index=False, lineterminator="\n"))
-    index.attrs.update(index=str(index_path), reused=reused, skips=list(skips.items), problems=len(dataset.problems))
+    index.attrs.update(index=str(index_path), reused=len(rows) - len(todo), skips=list(skips.items), problems=len(dataset.problems))
     return index
+
+
+def _counted(results: Iterable, bar) -> Iterable:
+    for item in results:
+        bar.update(1)
+        yield item
 
 
 # --------------------------------------------------------------------------------------------
@@ -550,6 +626,9 @@ __all__ = [
     "clips_from_extraction",
     "csv_relpath",
     "estimator_frames",
+    "ClipOutcome",
+    "au_table_csv",
+    "estimate_outcome",
     "estimator_table",
     "extract_dataset",
     "find_openface_csv",

@@ -102,7 +102,8 @@ def write_clip(
     return paths
 
 
-def _info(dataset: str, spec: ClipSpec) -> ClipInfo:
+def clip_info(dataset: str, spec: ClipSpec) -> ClipInfo:
+    """What a frame source is told about a fixture clip (its 3-class label, apex position)."""
     emotion = spec.emotion.lower()
     return ClipInfo(
         dataset=dataset,
@@ -186,7 +187,7 @@ def write_casme2_fixture(
         rows.append((subject_no, spec.clip, None, spec.onset, spec.apex, spec.offset, None, spec.aus, spec.emotion))
         folder = top / spec.subject / spec.clip
         names = [casme2_frame_name(n, variant) for n in range(spec.onset, spec.offset + 1)]
-        written.append(_row_of(spec, folder, write_clip(folder, names, _info("casme2", spec), source)))
+        written.append(_row_of(spec, folder, write_clip(folder, names, clip_info("casme2", spec), source)))
     rows.extend(extra_rows)
     sheet = root / annotation_name
     _write_sheet(sheet, [("Sheet1", rows)])
@@ -276,7 +277,7 @@ def write_samm_fixture(
         )
         folder = root / "SAMM" / spec.subject / spec.clip
         names = [samm_frame_name(spec.subject, n) for n in range(spec.onset, spec.offset + 1)]
-        written.append(_row_of(spec, folder, write_clip(folder, names, _info("samm", spec), source)))
+        written.append(_row_of(spec, folder, write_clip(folder, names, clip_info("samm", spec), source)))
     rows.extend(extra_rows)
     sheet = root / annotation_name
     readme = [("This workbook lists the FACS codes of SAMM.",), ("See the MICRO_ONLY sheet.",)]
@@ -316,13 +317,13 @@ def write_smic_fixture(
         folder = root / "HS" / subject / "micro" / category / clip
         names = [smic_frame_name(k) for k in range(first, first + n)]
         spec = ClipSpec(subject, clip, category, first, first + n // 2, first + n - 1)
-        paths = write_clip(folder, names, _info("smic", spec), source)
+        paths = write_clip(folder, names, clip_info("smic", spec), source)
         written.append(_row_of(spec, folder, paths, category=category))
     if non_micro and written:
         subject = written[0]["subject"]
         folder = root / "HS" / subject / "non_micro" / f"{subject}_nm_01"
         spec = ClipSpec(subject, folder.name, "others", 1, 1, 2)
-        write_clip(folder, [smic_frame_name(1), smic_frame_name(2)], _info("smic", spec), source)
+        write_clip(folder, [smic_frame_name(1), smic_frame_name(2)], clip_info("smic", spec), source)
     return Fixture(root, pd.DataFrame(written))
 
 
@@ -363,11 +364,11 @@ def write_mmew_fixture(
         rows.append((spec.subject, spec.clip, spec.onset, spec.apex, spec.offset, spec.aus, spec.emotion, None))
         folder = root / "Micro_Expression" / spec.emotion / spec.clip
         names = [f"{n}.jpg" for n in range(spec.onset, spec.offset + 1)]
-        written.append(_row_of(spec, folder, write_clip(folder, names, _info("mmew", spec), source), part="micro"))
+        written.append(_row_of(spec, folder, write_clip(folder, names, clip_info("mmew", spec), source), part="micro"))
     for emotion, clip, n in macro:
         folder = root / "Macro_Expression" / emotion / clip
         spec = ClipSpec(clip.split("_")[0], clip, emotion, 1, n, n)
-        paths = write_clip(folder, [f"{k}.jpg" for k in range(1, n + 1)], _info("mmew", spec), source)
+        paths = write_clip(folder, [f"{k}.jpg" for k in range(1, n + 1)], clip_info("mmew", spec), source)
         written.append(_row_of(spec, folder, paths, part="macro"))
     rows.extend(extra_rows)
     sheet = root / annotation_name
@@ -409,7 +410,7 @@ def write_ckplus_fixture(
         names = [f"{subject}_{seq}_{k:08d}.png" for k in range(1, n + 1)]
         emotion = CKPLUS_EMOTIONS.get(code, "") if code is not None else ""
         spec = ClipSpec(subject, f"{subject}_{seq}", emotion, 1, n, n)
-        paths = write_clip(folder, names, _info("ckplus", spec), source)
+        paths = write_clip(folder, names, clip_info("ckplus", spec), source)
         last = Path(names[-1]).stem
         if code is not None:
             path = root / "Emotion" / subject / seq / f"{last}_emotion.txt"
@@ -449,7 +450,7 @@ def write_oulu_fixture(
         for subject, emotion, n in clips:
             folder = root / "OriginalImg" / modality / light / subject / emotion
             spec = ClipSpec(subject, f"{subject}_{emotion}", emotion, 0, n - 1, n - 1)
-            paths = write_clip(folder, [f"{k:03d}.jpeg" for k in range(n)], _info("oulu", spec), source)
+            paths = write_clip(folder, [f"{k:03d}.jpeg" for k in range(n)], clip_info("oulu", spec), source)
             written.append(_row_of(spec, folder, paths, modality=modality, illumination=light))
     return Fixture(root, pd.DataFrame(written))
 
