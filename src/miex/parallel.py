@@ -21,6 +21,15 @@ from miex.errors import MiexError
 LOCAL_RAY = "local"
 
 
+def add_parallel_options(parser, what: str, prefix: str = "") -> None:
+    """``--workers N`` and ``--ray [ADDRESS]`` on an argparse parser, worded for ``what``
+    (for example "clips"); ``--ray`` alone gives :data:`LOCAL_RAY`."""
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help=f"{prefix}{what} in N local worker processes (default 1)")
+    parser.add_argument("--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
+                        help=f"{prefix}{what} on a Ray cluster (pip install 'miex[ray]'); no ADDRESS starts a local one")
+
+
 def check_workers(workers: object) -> int:
     """``workers`` as a positive int, or :class:`MiexError` naming the bad value."""
     try:
@@ -65,7 +74,10 @@ def _processes(fn: Callable, tasks: Sequence, workers: int) -> Iterator[tuple[in
                 future.cancel()
 
 
-def _ray(fn: Callable, tasks: Sequence, workers: int, address: str | None) -> Iterator[tuple[int, Any]]:
+def start_ray(workers: int, address: str | None):
+    """``(ray, started)``: the Ray module, connected to ``address`` (None or ``"local"``: a
+    local cluster with ``workers`` CPUs) unless already initialised; ``started`` says whether
+    this call started it (and the caller must shut it down)."""
     try:
         import ray
     except ImportError:
@@ -75,7 +87,12 @@ def _ray(fn: Callable, tasks: Sequence, workers: int, address: str | None) -> It
         if address and address != LOCAL_RAY:
             ray.init(address=address, log_to_driver=False)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False)
+    return ray, started
+
+
+def _ray(fn: Callable, tasks: Sequence, workers: int, address: str | None) -> Iterator[tuple[int, Any]]:
+    ray, started = start_ray(workers, address)
     try:
         remote = ray.remote(single_threaded)
         fn_ref = ray.put(fn)
@@ -116,4 +133,4 @@ def in_order(results: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
             following += 1
 
 
-__all__ = ["LOCAL_RAY", "check_workers", "in_order", "run_tasks", "single_threaded"]
+__all__ = ["LOCAL_RAY", "add_parallel_options", "check_workers", "in_order", "run_tasks", "single_threaded", "start_ray"]

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from miex.errors import MiexError
+from miex.parallel import add_parallel_options
 
 _EXTRACT_EPILOG = """\
 sources:
@@ -130,10 +131,7 @@ def _add_extract(aus_sub: argparse._SubParsersAction) -> None:
                    help="estimator: 3d blendshape fit (default) or the older 2d landmark method")
     p.add_argument("--detect", choices=["track", "every"], default=None,
                    help="estimator: detect the face once per clip and track it (default) or on every frame")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="estimator: clips in N local worker processes (default 1)")
-    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                   help="estimator: clips on a Ray cluster (pip install 'miex[ray]'); no ADDRESS starts a local one")
+    add_parallel_options(p, "clips", prefix="estimator: ")
     p.add_argument("--overwrite", action="store_true", help="replace AU tables made with other settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _pool_options(p, required=False)

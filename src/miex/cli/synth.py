@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from miex.errors import MiexError
+from miex.parallel import LOCAL_RAY, add_parallel_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,9 +40,7 @@ def add_synth_arguments(parser: argparse.ArgumentParser, *, out_default: str | N
     parser.add_argument("--frames", default="2", choices=["2", "10", "clip"],
                         help="2: onset+apex; 10: the paper's video variant; clip: whole onset-apex-offset clips")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=1, help="local worker processes")
-    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                        help="shard over a Ray cluster (pip install 'miex[ray]'); no ADDRESS starts a local one")
+    add_parallel_options(parser, "render identities")
     parser.add_argument("--fold-file", help="CSV subject,fold: writes one leakage-free training list per fold")
     parser.add_argument("--generator", default="warp",
                         help="generator backend: warp (default, training-free) or ganimation (needs --weights)")
@@ -89,7 +88,7 @@ def config_from_args(args: argparse.Namespace):
         mp4=args.mp4,
         workers=max(1, args.workers),
         ray=args.ray is not None,
-        ray_address=None if args.ray in (None, "local") else args.ray,
+        ray_address=None if args.ray in (None, LOCAL_RAY) else args.ray,
         overwrite=args.overwrite,
         command=shlex.join(["miex", *sys.argv[1:]]),
     )

@@ -9,34 +9,24 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from functools import partial
 from typing import Iterator, Sequence
 
-from miex.errors import MiexError
+from miex.parallel import single_threaded, start_ray
 from miex.synth.render import ChunkResult, IdentityTask
 from miex.synth.workers import probe_faces, render_chunk
 
 
 def render_single_threaded(config: dict, chunk: Sequence[IdentityTask]) -> ChunkResult:
-    """:func:`render_chunk` with OpenCV and BLAS/LAPACK on one thread.
+    """:func:`render_chunk` with OpenCV and BLAS/LAPACK on one thread (:func:`miex.parallel.single_threaded`).
 
     Each worker already owns a core; OpenCV's thread pool on top oversubscribes the machine
     (on the loaded 2-core machine a 64 x 64 ``cv2.remap`` took 121 us with 2 OpenCV threads and
     47 us with 1). One BLAS thread is a guard for the per-face spline solve of the warp, whose
     bits must not depend on the machine (OpenBLAS' parallel LU can round differently; the
-    87-point solves gave the same bits with 1 and 2 threads here). The previous OpenCV thread
-    count is restored afterwards (it matters for ``--workers 1``, which runs in this process).
+    87-point solves gave the same bits with 1 and 2 threads here).
     """
-    import cv2
-
-    from miex.au.basis import single_threaded_blas
-
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        with single_threaded_blas():
-            return render_chunk(config, chunk)
-    finally:
-        cv2.setNumThreads(threads)
+    return single_threaded(partial(render_chunk, config), chunk)
 
 
 def split(items: Sequence, parts: int) -> list[Sequence]:
@@ -90,20 +80,10 @@ class RayExecutor(InlineExecutor):
 
     def __init__(self, config: dict, workers: int, address: str | None) -> None:
         super().__init__(config)
-        try:
-            import ray
-        except ImportError:
-            raise MiexError("--ray needs Ray: pip install 'miex[ray]'") from None
-        self.ray = ray
-        self.started = not ray.is_initialized()
-        if self.started:
-            if address:
-                ray.init(address=address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False)
-        self.workers = max(int(ray.cluster_resources().get("CPU", workers)), 1)
-        self._probe = ray.remote(probe_faces)
-        self._render = ray.remote(render_single_threaded)
+        self.ray, self.started = start_ray(workers, address)
+        self.workers = max(int(self.ray.cluster_resources().get("CPU", workers)), 1)
+        self._probe = self.ray.remote(probe_faces)
+        self._render = self.ray.remote(render_single_threaded)
 
     def probe(self, ids: Sequence[str]) -> list[tuple[str, str, str | None]]:
         parts = split(ids, self.workers * 4)
