@@ -8,8 +8,11 @@ once per distinct photo. The MaE and MiE pools are drawn from AU tables made her
 The floor JPEG-encodes and writes the same number of 128 px frames into the same number of
 sample folders, with the same worker count and atomic folder writes, but renders nothing.
 Floor and synthesis run back to back in each of ``--repeats`` rounds, each after ``sync`` (the
-previous phase's write-back and deletes are not charged to the next); the ratio line uses the
-fastest of each (fairer on a shared, loaded machine), and the load average is printed with it.
+previous phase's write-back and deletes are not charged to the next), and each is timed until
+its files are on disk (a final ``sync``: every phase pays for its own writes, see :func:`timed`);
+the time until it returns, with frames still in the page cache, is printed too. The ratio line
+uses the fastest of each (fairer on a shared, loaded machine), and the load average is printed
+with it.
 The landmark cache and the warp table cache are warmed first (as for a face pool used before, on
 a machine that ran miex before); the seconds that took are printed on their own line.
 
@@ -100,17 +103,33 @@ def _write_floor_chunk(args: tuple[str, list[int], list[np.ndarray], int]) -> in
     return len(indices) * 2
 
 
-def encode_floor(out: Path, n_samples: int, workers: int, quality: int) -> float:
-    """Seconds to JPEG-encode and write 2 x n_samples frames of 128 px crops, rendering nothing."""
+def floor_job(out: Path, n_samples: int, workers: int, quality: int):
+    """The floor as a job for :func:`timed`: JPEG-encode and write 2 x n_samples frames of
+    128 px crops, rendering nothing."""
     pool = BuiltinFacePool(size=128)
     frames = [pool.load(face_id).image for face_id in pool.ids]  # real 128 px crops, as synth writes
     chunks = [list(range(i, min(i + 500, n_samples))) for i in range(0, n_samples, 500)]
+
+    def run() -> None:
+        with ProcessPoolExecutor(workers) as executor:
+            total = sum(executor.map(_write_floor_chunk, [(str(out), c, frames, quality) for c in chunks]))
+        assert total == 2 * n_samples
+
+    return run
+
+
+def timed(job) -> tuple[float, float, object]:
+    """``(seconds until job() returns, seconds until its files are on disk, its result)``.
+
+    The second figure adds one ``sync``: the job's own write-back. Without it, a short job
+    (the floor) leaves most of its frames in the page cache while a longer one (synthesis)
+    already pays the kernel's background write-back of its early frames; with it, each phase
+    pays for exactly its own writes."""
     started = time.perf_counter()
-    with ProcessPoolExecutor(workers) as executor:
-        total = sum(executor.map(_write_floor_chunk, [(str(out), c, frames, quality) for c in chunks]))
-    seconds = time.perf_counter() - started
-    assert total == 2 * n_samples
-    return seconds
+    result = job()
+    returned = time.perf_counter() - started
+    os.sync()
+    return returned, time.perf_counter() - started, result
 
 
 def warm_landmark_cache(faces: Path, n_distinct: int) -> float:
@@ -169,32 +188,37 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores; workers {args.workers}; {load()}")
         print(f"face detection of the {2 * len(builtin_face_paths())} distinct photos (once per pool, cached): {detect:.1f} s; "
               f"warp template table (once per machine, cached): {table:.1f} s")
-        floors, totals = [], []
+        floors, totals = [], []  # (returned, on disk) seconds
         for round_ in range(max(args.repeats, 1)):
             floor_dir = work / f"floor{round_}"
             config = SynthConfig(
                 faces=str(faces), out=str(work / f"mie-x{round_}"), ids=args.ids, sources=("expert", "mae", "mie"),
                 mae_pool=str(mae_pool), mie_pool=str(mie_pool), workers=args.workers,
             )
+            job = floor_job(floor_dir, args.ids * 9, args.workers, config.jpeg_quality)
             settle()
-            floors.append(encode_floor(floor_dir, args.ids * 9, args.workers, config.jpeg_quality))
+            floors.append(timed(job)[:2])
             shutil.rmtree(floor_dir, ignore_errors=True)
             settle()
-            started = time.perf_counter()
-            report = run_synth(config, progress=sys.stderr.isatty())
-            totals.append(time.perf_counter() - started)
+            *seconds, report = timed(lambda: run_synth(config, progress=sys.stderr.isatty()))
+            totals.append(tuple(seconds))
             if round_ + 1 < args.repeats:
                 shutil.rmtree(config.out, ignore_errors=True)
                 settle()
-            print(f"round {round_ + 1}: floor {floors[-1]:.1f} s, synth {totals[-1]:.1f} s "
-                  f"(ratio {totals[-1] / floors[-1]:.2f}); steps: "
+            (f0, f1), (s0, s1) = floors[-1], totals[-1]
+            print(f"round {round_ + 1}: floor {f0:.1f} s ({f1:.1f} s on disk), synth {s0:.1f} s ({s1:.1f} s on disk), "
+                  f"ratio {s1 / f1:.2f} ({s0 / f0:.2f} before write-back); steps: "
                   + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in getattr(report, "stages", {}).items())
                   + f"; {load()}")
-        floor, total = min(floors), min(totals)
+        floor = min(f[1] for f in floors)
+        total = min(t[1] for t in totals)
+        floor_cached, total_cached = min(f[0] for f in floors), min(t[0] for t in totals)
         print(f"samples {report.samples}, frames {report.frames} at {config.size} px")
-        print(f"miex synth wall time (all steps, landmark cache warm): {total:.1f} s = {report.frames / total:.0f} frames/s")
-        print(f"encode-and-write floor: {floor:.1f} s = {report.frames / floor:.0f} frames/s")
-        print(f"ratio synth / floor: {total / floor:.2f} (fastest of {len(totals)} rounds each; goal <= 1.5); {load()}")
+        print(f"miex synth wall time to disk (all steps, landmark cache warm): {total:.1f} s = {report.frames / total:.0f} frames/s "
+              f"({total_cached:.1f} s until it returns)")
+        print(f"encode-and-write floor to disk: {floor:.1f} s = {report.frames / floor:.0f} frames/s ({floor_cached:.1f} s until it returns)")
+        print(f"ratio before write-back (frames still in the page cache): {total_cached / floor_cached:.2f}")
+        print(f"ratio synth / floor: {total / floor:.2f} (to disk, fastest of {len(totals)} rounds each; goal <= 1.5); {load()}")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
