@@ -27,16 +27,13 @@ import io
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-
-def load() -> str:
-    return "load average %.1f %.1f %.1f" % os.getloadavg()
+from common import load, scratch
 
 
 def write_clips(root: Path, clips: int, frames: int):
@@ -141,9 +138,7 @@ def main() -> int:
     parser.add_argument("--compare", action="store_true", help="also run --detect every and compare the AU tables")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="miex-bench-extract-"))
-    os.environ.setdefault("MIEX_CACHE_DIR", str(work / "cache"))
-    try:
+    with scratch("miex-bench-extract-", args.keep) as work:
         started = time.perf_counter()
         fixture, specs = write_clips(work / "casme2", args.clips, args.frames)
         n_frames = sum(len(f) for f in fixture.clips["frames"])
@@ -167,11 +162,6 @@ def main() -> int:
             print(f"--detect every: {every_s:.2f} s = {1000 * every_s / n_frames:.1f} ms a frame; {load()}")
             print(f"quality: apex AUs vs rendered r {recovery(tracked, specs):.3f} (track), "
                   f"{recovery(every, specs):.3f} (every); {compare(tracked, every)}")
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"kept {work}")
     return 0
 
 

@@ -24,9 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def load() -> str:
-    return "load average %.1f %.1f %.1f" % os.getloadavg()
+from common import load
 
 
 def build_samples(root: Path, size: int):

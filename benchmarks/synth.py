@@ -26,7 +26,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -35,6 +34,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from common import load, scratch
 from miex.au.pool import write_pool
 from miex.au.space import AU_NAMES
 from miex.au.sources import Clip, MaESource, MiESource
@@ -165,10 +165,6 @@ def settle() -> None:
     os.sync()
 
 
-def load() -> str:
-    return "load average %.1f %.1f %.1f" % os.getloadavg()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ids", type=int, default=5000)
@@ -177,9 +173,7 @@ def main() -> int:
                         help="rounds of (floor, synth); the ratio uses the fastest of each (default 2)")
     parser.add_argument("--keep", action="store_true", help="keep the output folder")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="miex-bench-synth-"))
-    os.environ.setdefault("MIEX_CACHE_DIR", str(work / "cache"))
-    try:
+    with scratch("miex-bench-synth-", args.keep) as work:
         faces = work / "faces"
         replicate_faces(faces, args.ids)
         detect = warm_landmark_cache(faces, 2 * len(builtin_face_paths()))
@@ -219,11 +213,6 @@ def main() -> int:
         print(f"encode-and-write floor to disk: {floor:.1f} s = {report.frames / floor:.0f} frames/s ({floor_cached:.1f} s until it returns)")
         print(f"ratio before write-back (frames still in the page cache): {total_cached / floor_cached:.2f}")
         print(f"ratio synth / floor: {total / floor:.2f} (to disk, fastest of {len(totals)} rounds each; goal <= 1.5); {load()}")
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"kept {work}")
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,13 @@ def megc_roots(tmp_path_factory) -> dict[str, Path]:
 def megc_copy(tmp_path):
     """A writable all-442 composite fixture."""
     return write_megc_composite_fixture(tmp_path / "megc")
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """``miex ARGV`` in this process: (exit code, stdout, stderr)."""
+    from miex.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(list(argv))
+    return rc, out.getvalue(), err.getvalue()

@@ -5,8 +5,6 @@ with dataset-qualified subjects."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +13,9 @@ import pytest
 
 from miex.au.pool import read_pool
 from miex.au.space import AU_NAMES
-from miex.cli.main import main
 from miex.testing import Casme3Row, ClipSpec, has_warp_generator, warp_frames, write_casme3_fixture, write_fourdme_fixture
 from miex.testing.frames import EMOTION_AUS
+from tests.datasets.conftest import run_cli as run
 
 FACE = 150
 HEIGHT, WIDTH = 480, 640
@@ -55,13 +53,6 @@ def canvas_source():
         return out
 
     return source
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(list(argv))
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

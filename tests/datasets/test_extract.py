@@ -4,9 +4,7 @@ their test subjects, and a CASME II pool drives ``miex synth --mie-pool``."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import shutil
 from pathlib import Path
 
@@ -16,7 +14,6 @@ import pytest
 
 from miex.au.pool import read_pool
 from miex.au.space import AU_NAMES
-from miex.cli.main import main
 from miex.datasets import load_dataset
 from miex.datasets.extract import INDEX_COLUMNS, openface_frame_order, openface_table
 from miex.testing import (
@@ -28,6 +25,7 @@ from miex.testing import (
 )
 from miex.testing.frames import EMOTION_AUS
 from tests.au.conftest import write_openface_csv
+from tests.datasets.conftest import run_cli as run
 
 FACE = 96
 HEIGHT, WIDTH = 180, 240
@@ -66,13 +64,6 @@ def canvas_source():
         return out
 
     return source
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(list(argv))
-    return rc, out.getvalue(), err.getvalue()
 
 
 def sha(path: Path) -> str:

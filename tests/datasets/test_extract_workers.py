@@ -3,16 +3,14 @@ order, on a CASME II tree of 640x480 recordings of real people (plus one clip wi
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from miex.cli.main import main
 from miex.testing import ClipSpec, write_casme2_fixture
+from tests.datasets.conftest import run_cli as run
 
 NO_FACE = "EP09_01"
 CLIPS = (
@@ -21,13 +19,6 @@ CLIPS = (
     ClipSpec("sub02", "EP03_02f", "surprise", 20, 22, 24, "1+2"),
     ClipSpec("sub02", NO_FACE, "disgust", 30, 31, 33, "4"),
 )
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(list(argv))
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
