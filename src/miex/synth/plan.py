@@ -132,7 +132,7 @@ def trajectory_of(
 ) -> tuple[np.ndarray, int]:
     """The (T, 17) float32 AU trajectory of sample ``k`` and its apex frame index."""
     if config.frames == "2":
-        return np.stack([onset, apex]).astype(np.float32), 1
+        return np.array((onset, apex), dtype=np.float32), 1
     trajectory, apex_at = sample_trajectory(
         onset, apex, real, config.frames, rng(config.seed, "trajectory", k), fps=config.fps, duration=config.duration
     )
