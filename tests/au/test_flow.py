@@ -41,7 +41,7 @@ def test_tracks_follow_the_rendered_motion(rendered):
     assert tracks.shape == (2, 452, 2)
     np.testing.assert_allclose(tracks[0], reference_points(lms[0]))
     ok = np.isfinite(tracks[1]).all(axis=1)
-    assert ok.mean() > 0.8  # forward-backward consistent (measured 0.94)
+    assert ok.mean() > 0.8  # forward-backward consistent (measured 0.92 with LK; 0.94 with the Farnebäck flow before it)
     found = tracks[1] - tracks[0]
     big = ok & (np.linalg.norm(moved, axis=1) > 3.0)  # points the smile moves by > 3 px (cheeks, mouth)
     assert big.sum() > 30
@@ -49,4 +49,4 @@ def test_tracks_follow_the_rendered_motion(rendered):
     size = np.linalg.norm(moved[big], axis=1)
     # the flow recovers the rendered motion (the landmark-placed points differ a little from
     # the generator's own placement, hence a tolerance of a third of the motion)
-    assert np.median(err / size) < 0.35, np.median(err / size)  # measured 0.13 over 212 points
+    assert np.median(err / size) < 0.35, np.median(err / size)  # measured 0.10 over 205 points with LK (Farnebäck: 0.13 over 212)
