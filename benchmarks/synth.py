@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sys
 import time
@@ -118,18 +119,30 @@ def floor_job(out: Path, n_samples: int, workers: int, quality: int):
     return run
 
 
-def timed(job) -> tuple[float, float, object]:
-    """``(seconds until job() returns, seconds until its files are on disk, its result)``.
+def cpu_seconds() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process and its finished children so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
+
+
+def timed(job) -> tuple[float, float, float, float, object]:
+    """``(seconds until job() returns, seconds until its files are on disk, user CPU seconds,
+    system CPU seconds, its result)``.
 
     The second figure adds one ``sync``: the job's own write-back. Without it, a short job
     (the floor) leaves most of its frames in the page cache while a longer one (synthesis)
     already pays the kernel's background write-back of its early frames; with it, each phase
-    pays for exactly its own writes."""
+    pays for exactly its own writes. The CPU seconds split the work into Python/NumPy/OpenCV
+    (user) and the kernel's file-system work (system), which on this VM varies several-fold
+    from run to run for the same files."""
+    user0, system0 = cpu_seconds()
     started = time.perf_counter()
     result = job()
     returned = time.perf_counter() - started
     os.sync()
-    return returned, time.perf_counter() - started, result
+    on_disk = time.perf_counter() - started
+    user1, system1 = cpu_seconds()
+    return returned, on_disk, user1 - user0, system1 - system0, result
 
 
 def warm_landmark_cache(faces: Path, n_distinct: int) -> float:
@@ -191,7 +204,7 @@ def main() -> int:
             )
             job = floor_job(floor_dir, args.ids * 9, args.workers, config.jpeg_quality)
             settle()
-            floors.append(timed(job)[:2])
+            floors.append(timed(job)[:4])
             shutil.rmtree(floor_dir, ignore_errors=True)
             settle()
             *seconds, report = timed(lambda: run_synth(config, progress=sys.stderr.isatty()))
@@ -199,9 +212,10 @@ def main() -> int:
             if round_ + 1 < args.repeats:
                 shutil.rmtree(config.out, ignore_errors=True)
                 settle()
-            (f0, f1), (s0, s1) = floors[-1], totals[-1]
-            print(f"round {round_ + 1}: floor {f0:.1f} s ({f1:.1f} s on disk), synth {s0:.1f} s ({s1:.1f} s on disk), "
-                  f"ratio {s1 / f1:.2f} ({s0 / f0:.2f} before write-back); steps: "
+            (f0, f1, fu, fs), (s0, s1, su, ss) = floors[-1], totals[-1]
+            print(f"round {round_ + 1}: floor {f0:.1f} s ({f1:.1f} s on disk; CPU user {fu:.1f} s, system {fs:.1f} s), "
+                  f"synth {s0:.1f} s ({s1:.1f} s on disk; CPU user {su:.1f} s, system {ss:.1f} s), "
+                  f"ratio {s1 / f1:.2f} ({s0 / f0:.2f} before write-back, {su / fu:.2f} in user CPU); steps: "
                   + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in getattr(report, "stages", {}).items())
                   + f"; {load()}")
         floor = min(f[1] for f in floors)
@@ -212,6 +226,8 @@ def main() -> int:
               f"({total_cached:.1f} s until it returns)")
         print(f"encode-and-write floor to disk: {floor:.1f} s = {report.frames / floor:.0f} frames/s ({floor_cached:.1f} s until it returns)")
         print(f"ratio before write-back (frames still in the page cache): {total_cached / floor_cached:.2f}")
+        print(f"ratio of user CPU seconds (the computation, without the kernel's file-system work): "
+              f"{min(t[2] for t in totals) / min(f[2] for f in floors):.2f}")
         print(f"ratio synth / floor: {total / floor:.2f} (to disk, fastest of {len(totals)} rounds each; goal <= 1.5); {load()}")
     return 0
 
