@@ -61,6 +61,9 @@ def _plain_jpeg(data: bytes) -> bool:
     i = 2
     while i + 4 <= len(data) and data[i] == 0xFF:
         marker = data[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+            continue
         length = int.from_bytes(data[i + 2 : i + 4], "big")
         if marker == 0xE1 and data[i + 4 : i + 10] == b"Exif\x00\x00":
             return False
