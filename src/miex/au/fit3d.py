@@ -13,9 +13,10 @@ Model (weak perspective, one camera per frame), for frame t and landmark i::
 The fit starts from a 2D similarity per frame and :data:`POSE_STEPS` pose-only Gauss-Newton
 steps, then alternates (:data:`ITERATIONS` rounds):
 
-1. pose and AUs: one joint Gauss-Newton step per frame (:func:`_joint_step`: the pose update is
-   eliminated by projection, ``z >= 0`` solved by NNLS) with a ridge (:data:`RIDGE`), a small
-   L1 penalty (:data:`SPARSITY`) and a temporal penalty pulling ``z_t`` towards the mean of its
+1. pose and AUs: one joint Gauss-Newton step per frame, all frames in one batch
+   (:func:`_joint_step`: the pose update is eliminated from the normal equations, ``z >= 0``
+   solved by NNLS on the remaining 17 x 17 system) with a ridge (:data:`RIDGE`), a small L1
+   penalty (:data:`SPARSITY`) and a temporal penalty pulling ``z_t`` towards the mean of its
    neighbours' current estimates (:data:`SMOOTH`);
 2. identity: ridge-regularised least squares over (up to :data:`IDENTITY_FRAMES`) frames
    (:data:`IDENTITY_PRIOR`);
@@ -47,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from miex.au.basis import similarity
+from miex.au.basis import similarity, single_threaded_blas
 from miex.au.model3d import FaceModel3D, load_face_model
 from miex.au.space import N_AUS
 from miex.errors import MiexError
@@ -90,6 +91,8 @@ DENSE_WEIGHT = 0.3
 CONTOUR_FREE_AUS = True
 #: Largest intensity the solver may use (outputs are clipped to [0, 1]).
 Z_MAX = 1.5
+#: Iteration bound of a frame's NNLS.
+NNLS_MAXITER = 200
 
 _BASE_WEIGHTS = np.ones(68)
 _BASE_WEIGHTS[0:17] = JAW_WEIGHT
@@ -185,6 +188,7 @@ class _State:
         self.rows = _contour_free(model.expressions) if CONTOUR_FREE_AUS else model.expressions  # (17, N, 3)
         self.point_weights = _BASE_WEIGHTS  # (N,) weight of each observed point
         self.weights = np.broadcast_to(_BASE_WEIGHTS, (n, 68)).copy()
+        self.identity_pairs = _identity_pairs(model.identity)
 
     def add_points(self, base: np.ndarray, rows: np.ndarray, obs: np.ndarray, weights: np.ndarray) -> None:
         """Observe more points: per-frame neutral positions ``base`` (T, M, 3), AU rows
@@ -201,10 +205,17 @@ class _State:
         k, n, c = self.rows.shape
         return self.base + (self.z @ self.rows.reshape(k, n * c)).reshape(-1, n, c)
 
-    def residual(self) -> np.ndarray:
-        """(T, N, 2) residuals in IOD."""
-        pred = project(self.shapes(), self.rotation, self.scale, self.translation)
-        return (pred - self.obs) / self.scale[:, None, None]
+    def rotated(self) -> np.ndarray:
+        """(T, 3, N) every frame's current shape under its rotation, coordinate-major."""
+        return np.matmul(self.rotation, np.swapaxes(self.shapes(), 1, 2))
+
+    def residual(self, rotated: np.ndarray | None = None) -> np.ndarray:
+        """(T, 2, N) residuals (prediction - observation) in IOD, coordinate-major (x and y as
+        plain (T, N) rows); ``rotated``: :meth:`rotated` when already at hand."""
+        yt = self.rotated() if rotated is None else rotated
+        inv_s = 1.0 / self.scale[:, None]
+        return np.stack([yt[:, 0] + (self.translation[:, :1] - self.obs[..., 0]) * inv_s,
+                         yt[:, 1] + (self.translation[:, 1:] - self.obs[..., 1]) * inv_s], axis=1)
 
 
 def _pose_step(st: _State) -> None:
@@ -237,56 +248,74 @@ def _joint_step(st: _State, smooth: float, frozen: np.ndarray | None = None) -> 
 
     Separate pose and AU steps converge slowly (pitch and the brow/mouth rows, or yaw and
     asymmetric motion, are correlated). Per frame the linearised problem in (pose step dp,
-    new z) is solved exactly: dp is eliminated by projecting on the orthogonal complement of
-    the pose Jacobian, z by non-negative least squares, then dp by back-substitution.
+    new z) is solved exactly, all frames at once: from the normal equations
+    (:func:`_normal_equations`) dp is eliminated (Schur complement), z solved by
+    non-negative least squares on the remaining 17 x 17 system (:func:`_nnls_frames`), then dp
+    by back-substitution. ``frozen`` frames keep their z and update the pose only. The pose
+    step's translation part is in IOD (the pixel step is ``s`` times it).
     """
+    h, g = _normal_equations(st, smooth)
+    hpz = h[:, :6, 6:]
+    elim = np.linalg.solve(h[:, :6, :6], np.concatenate([hpz, g[:, :6, None]], axis=2))  # Hpp^-1 [Hpz | gp]
+    hzp = np.swapaxes(hpz, 1, 2)
+    schur = h[:, 6:, 6:] - hzp @ elim[..., :N_AUS]
+    rhs = g[:, 6:] - (hzp @ elim[..., N_AUS:])[..., 0]
+    keep = np.zeros(len(st.z), bool) if frozen is None else np.asarray(frozen, bool)
+    u = st.z.copy()
+    u[~keep] = np.minimum(_nnls_frames(schur[~keep], rhs[~keep]), Z_MAX)
+    delta = elim[..., N_AUS] - (elim[..., :N_AUS] @ u[..., None])[..., 0]
+    st.rotation = rotvec_to_matrix(np.clip(delta[:, :3], -0.3, 0.3)) @ st.rotation
+    st.translation = st.translation + st.scale[:, None] * delta[:, 4:6]
+    st.scale = np.maximum(st.scale * (1.0 + delta[:, 3]), 1e-6)
+    st.z = u
+
+
+def _nnls_frames(schur: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """(F, 17) ``argmin_u u^T S u - 2 s^T u, u >= 0`` per frame (``schur`` S (F, 17, 17)
+    positive definite, ``rhs`` s (F, 17)): with ``S = L L^T`` this is the NNLS problem
+    ``min |L^T u - L^-1 s|``, 17 x 17 instead of the stacked (2N + 40, 17) system."""
     from scipy.optimize import nnls
 
-    shapes = st.shapes()
-    y = np.matmul(shapes, np.swapaxes(st.rotation, 1, 2))
-    n = len(st.obs)
-    r = (st.scale[:, None, None] * y[..., :2] + st.translation[:, None, :] - st.obs) / st.scale[:, None, None]
-    jp = np.zeros((n, shapes.shape[1], 2, 6))  # pose Jacobian in IOD (pixels / s)
-    jp[:, :, 0, 1], jp[:, :, 0, 2] = y[..., 2], -y[..., 1]
-    jp[:, :, 1, 0], jp[:, :, 1, 2] = -y[..., 2], y[..., 0]
-    jp[:, :, 0, 3], jp[:, :, 1, 3] = y[..., 0], y[..., 1]
-    jp[:, :, 0, 4] = jp[:, :, 1, 5] = 1.0 / st.scale[:, None]
-    jz = _expression_design(st, st.rows)  # (T, 2N, 17) in IOD
-    prior = _neighbour_mean(st.z)
-    eye = np.eye(N_AUS)
-    damp = np.sqrt(POSE_DAMPING) * np.diag([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
-    zeros_p, zeros_z = np.zeros((N_AUS, 6)), np.zeros((6, N_AUS))
-    for t in range(n):
-        sw = np.sqrt(np.repeat(st.weights[t], 2))
-        z0 = st.z[t]
-        a_p = [jp[t].reshape(-1, 6) * sw[:, None], zeros_p, damp]
-        a_z = [jz[t] * sw[:, None], np.sqrt(RIDGE) * eye, zeros_z]
-        # right-hand side for the new z (u = z0 + dz): b + A_z z0
-        rhs = [(jz[t] @ z0 - r[t].reshape(-1)) * sw, np.full(N_AUS, -SPARSITY / np.sqrt(RIDGE)), np.zeros(6)]
-        if smooth > 0:
-            a_p.append(zeros_p)
-            a_z.append(np.sqrt(smooth) * eye)
-            rhs.append(np.sqrt(smooth) * prior[t])
-        ap, az, b = np.vstack(a_p), np.vstack(a_z), np.concatenate(rhs)
-        q, rr = np.linalg.qr(ap)
-        if frozen is not None and frozen[t]:
-            u = z0
-        else:
-            u, _ = nnls(az - q @ (q.T @ az), b - q @ (q.T @ b), maxiter=200)
-            u = np.minimum(u, Z_MAX)
-        delta = np.linalg.solve(rr, q.T @ (b - az @ u))
-        w = np.clip(delta[:3], -0.3, 0.3)
-        st.rotation[t] = rotvec_to_matrix(w[None])[0] @ st.rotation[t]
-        st.scale[t] = max(st.scale[t] * (1.0 + delta[3]), 1e-6)
-        st.translation[t] = st.translation[t] + delta[4:6]
-        st.z[t] = u
+    chol = np.linalg.cholesky(schur)
+    target = np.linalg.solve(chol, rhs[..., None])[..., 0]
+    upper = np.swapaxes(chol, 1, 2)
+    return np.array([nnls(a, b, maxiter=NNLS_MAXITER)[0] for a, b in zip(upper, target)]).reshape(rhs.shape)
 
 
-def _expression_design(st: _State, rows: np.ndarray) -> np.ndarray:
-    """(T, 2N, n) image-plane effect (IOD) of each row (n, N, 3) under every frame's rotation."""
-    k, n, _ = rows.shape
-    rot = np.tensordot(st.rotation[:, :2], rows, axes=([2], [2]))  # (T, 2, n, N)
-    return rot.transpose(0, 3, 1, 2).reshape(len(st.obs), 2 * n, k)
+def _normal_equations(st: _State, smooth: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame the normal equations (T, 23, 23) and right-hand sides (T, 23) of the joint
+    step's weighted least squares in (dp, u): dp = (rotation vector, relative scale step,
+    translation step in IOD), u = the new z. Rows: the landmark residuals (IOD) linearised
+    around the current fit, the ridge and L1 terms on u, the rotation damping, and the
+    temporal pull of u towards its neighbours' mean.
+
+    The weighted Jacobian is built per image coordinate, (T, 2, 23, N) with the points last,
+    so its AU part is one matrix product and the normal equations plain batched products.
+    """
+    n, m = st.obs.shape[:2]
+    yt = st.rotated()
+    sw = np.sqrt(st.weights)[:, None, :]  # (T, 1, N)
+    res = st.residual(yt) * sw
+    jac = np.empty((n, 2, 6 + N_AUS, m))
+    jac[:, :, :6] = 0.0
+    jx, jy = jac[:, 0], jac[:, 1]
+    jx[:, 1], jx[:, 2], jx[:, 3], jx[:, 4] = yt[:, 2], -yt[:, 1], yt[:, 0], 1.0
+    jy[:, 0], jy[:, 2], jy[:, 3], jy[:, 5] = -yt[:, 2], yt[:, 0], yt[:, 1], 1.0
+    rows = np.moveaxis(st.rows, 2, 0).reshape(3, -1)  # (3, 17 N)
+    jac[:, :, 6:] = (st.rotation[:, :2].reshape(2 * n, 3) @ rows).reshape(n, 2, N_AUS, m)
+    jac *= sw[:, :, None, :]
+    h = (jac @ np.swapaxes(jac, 2, 3)).sum(axis=1)
+    # rhs A^T b with b = J_z z0 - residual (the new z enters as unknown, not as a step)
+    g = (h[:, :, 6:] @ st.z[..., None])[..., 0] - (jac @ res[..., None]).sum(axis=1)[..., 0]
+    idx = np.arange(3)
+    h[:, idx, idx] += POSE_DAMPING
+    idx = np.arange(6, 6 + N_AUS)
+    h[:, idx, idx] += RIDGE
+    g[:, 6:] -= SPARSITY
+    if smooth > 0:
+        h[:, idx, idx] += smooth
+        g[:, 6:] += smooth * _neighbour_mean(st.z)
+    return h, g
 
 
 def _neighbour_mean(z: np.ndarray) -> np.ndarray:
@@ -296,25 +325,42 @@ def _neighbour_mean(z: np.ndarray) -> np.ndarray:
     return 0.5 * (padded[:-2] + padded[2:])
 
 
+def _identity_pairs(identity: np.ndarray) -> np.ndarray:
+    """(68 * 9, K * K) products ``I[:, i, d] I[:, i, e]^T`` of the identity modes (K, 68, 3) per
+    landmark i and coordinate pair (d, e): with them the identity's normal matrix is one
+    product per solve instead of a (frames x 136, K) design."""
+    k, n, _ = identity.shape
+    modes = np.ascontiguousarray(identity.transpose(1, 2, 0))  # (68, 3, K)
+    return (modes[:, :, None, :, None] * modes[:, None, :, None, :]).reshape(n * 9, k * k)
+
+
 def _solve_identity(st: _State) -> None:
+    """Ridge-regularised least squares for ``beta`` over (up to :data:`IDENTITY_FRAMES`) frames,
+    pose and z fixed. Frame t's design for landmark i is ``R_t[:2] I_i`` (I_i the modes' (K, 3)
+    displacements), so its normal matrix is ``sum_i,d,e c_ide I_id I_ie^T`` with
+    ``c_ide = sum_t w_ti (R_t[:2]^T R_t[:2])_de``."""
     n = len(st.obs)
     pick = np.unique(np.linspace(0, n - 1, min(n, IDENTITY_FRAMES)).round().astype(int))
-    model = st.model
-    design = _expression_design(st, model.identity)[pick]  # (F, 136, K)
-    shapes = model.template[None] + (st.z[pick] @ model.expressions.reshape(N_AUS, -1)).reshape(len(pick), 68, 3)
-    pred = project(shapes, st.rotation[pick], np.ones(len(pick)), np.zeros((len(pick), 2)))
-    rhs = ((st.obs[pick] - st.translation[pick, None, :]) / st.scale[pick, None, None] - pred).reshape(len(pick), -1)
-    w = np.repeat(st.weights[pick], 2, axis=1)
-    flat = design.reshape(-1, design.shape[2])
-    fw = flat * w.reshape(-1, 1)
-    h = fw.T @ flat / len(pick)
-    g = fw.T @ rhs.reshape(-1) / len(pick)
+    model, f = st.model, len(pick)
+    rot, w = st.rotation[pick, :2], st.weights[pick, :68]
+    shapes = model.template[None] + (st.z[pick] @ model.expressions.reshape(N_AUS, -1)).reshape(f, 68, 3)
+    pred = project(shapes, rot, np.ones(f), np.zeros((f, 2)))
+    rhs = (st.obs[pick, :68] - st.translation[pick, None, :]) / st.scale[pick, None, None] - pred  # (F, 68, 2)
+    coef = w.T @ (np.swapaxes(rot, 1, 2) @ rot).reshape(f, 9)  # (68, 9)
+    h = (coef.reshape(-1) @ st.identity_pairs).reshape(model.n_identity, -1) / f
+    lifted = np.einsum("ti,tid->id", w, rhs @ rot)  # (68, 3): sum_t w_ti R_t[:2]^T rhs_ti
+    g = model.identity.reshape(model.n_identity, -1) @ lifted.reshape(-1) / f
     st.beta = np.linalg.solve(h + IDENTITY_PRIOR * np.eye(model.n_identity), g)
     st.base = np.broadcast_to(model.shape(st.beta), st.base.shape).copy()
 
 
+def _lengths(res: np.ndarray) -> np.ndarray:
+    """(T, N) lengths of coordinate-major residuals (T, 2, N) (np.hypot is several times slower)."""
+    return np.sqrt(res[:, 0] ** 2 + res[:, 1] ** 2)
+
+
 def _reweight(st: _State) -> np.ndarray:
-    norm = np.linalg.norm(st.residual(), axis=2)  # (T, N)
+    norm = _lengths(st.residual())
     huber = np.where(norm <= HUBER, 1.0, HUBER / np.maximum(norm, 1e-12))
     st.weights = st.point_weights[None] * huber
     if hasattr(st, "seen"):
@@ -323,7 +369,7 @@ def _reweight(st: _State) -> np.ndarray:
 
 
 def _rms(st: _State) -> np.ndarray:
-    norm = np.linalg.norm(st.residual()[:, :68], axis=2)
+    norm = _lengths(st.residual()[..., :68])
     w = _BASE_WEIGHTS[None] * np.where(norm <= HUBER, 1.0, HUBER / np.maximum(norm, 1e-12))
     return np.sqrt((w * norm**2).sum(1) / w.sum(1))
 
@@ -334,8 +380,8 @@ def _lifted_reference(st: _State, r: int) -> np.ndarray:
     frame r's landmarks: whatever the model cannot explain about this face (identity beyond
     the PCA, dlib's personal bias) becomes part of the neutral, as in the 2D method."""
     shape = st.shapes()[r]
-    res = -st.residual()[r]  # (N, 2) IOD, observation - prediction
-    lift = np.hstack([res, np.zeros((len(res), 1))]) @ st.rotation[r]  # R^T applied to each row
+    res = -st.residual()[r]  # (2, N) IOD, observation - prediction
+    lift = np.column_stack([res[0], res[1], np.zeros(res.shape[1])]) @ st.rotation[r]  # R^T applied to each row
     return shape + lift
 
 
@@ -352,6 +398,35 @@ def _add_tracks(st: _State, tracks: np.ndarray, r: int) -> None:
     base = cam @ st.rotation[r]  # back into the model frame
     obs = np.where(ok[None, :, None], tracks, np.nan)
     st.add_points(np.broadcast_to(base, (n, m, 3)).copy(), model.dense_expressions[:, 68:], obs, np.full(m, DENSE_WEIGHT))
+
+
+def _fit_absolute(st: _State, smooth: float, iterations: int) -> None:
+    """Pose steps, then ``iterations`` rounds of joint step, identity and reweighting, and a
+    last joint step: z against ICT's neutral with the clip's identity."""
+    for _ in range(POSE_STEPS):
+        _pose_step(st)
+    for it in range(iterations):
+        _joint_step(st, smooth)
+        _solve_identity(st)
+        if it >= 1:
+            _reweight(st)
+    _joint_step(st, smooth)
+
+
+def _fit_relative(st: _State, r: int, smooth: float, tracks: np.ndarray | None) -> None:
+    """Re-solve z >= 0 against frame ``r``'s lifted shape (row r frozen at zero), with the
+    dense-flow ``tracks`` as extra observations when given."""
+    st.base = np.broadcast_to(_lifted_reference(st, r), st.base.shape).copy()
+    st.rows = st.model.expressions  # against a lifted reference the contour is this face's own
+    if tracks is not None:
+        _add_tracks(st, np.asarray(tracks, dtype=np.float64), r)
+    st.z = np.zeros_like(st.z)
+    frozen = np.zeros(len(st.z), bool)
+    frozen[r] = True
+    for _ in range(RELATIVE_ITERATIONS):
+        _joint_step(st, smooth, frozen)
+        _reweight(st)
+    _joint_step(st, smooth, frozen)
 
 
 def check_landmarks(landmarks: np.ndarray) -> np.ndarray:
@@ -386,29 +461,12 @@ def fit_clip(
     if not (reference == "absolute" or (isinstance(reference, (int, np.integer)) and 0 <= int(reference) < n)):
         raise MiexError(f"reference must be 'absolute' or a frame index in 0..{n - 1}, got {reference!r}")
     st = _State(model if model is not None else load_face_model(), obs)
-    for _ in range(POSE_STEPS):
-        _pose_step(st)
-    for it in range(iterations):
-        _joint_step(st, smooth)
-        _solve_identity(st)
-        if it >= 1:
-            _reweight(st)
-    _joint_step(st, smooth)
-    z_abs = st.z.copy()
-    if reference != "absolute":
-        r = int(reference)
-        st.base = np.broadcast_to(_lifted_reference(st, r), st.base.shape).copy()
-        st.rows = st.model.expressions  # against a lifted reference the contour is this face's own
-        if tracks is not None:
-            _add_tracks(st, np.asarray(tracks, dtype=np.float64), r)
-        st.z = np.zeros_like(st.z)
-        frozen = np.zeros(n, bool)
-        frozen[r] = True
-        for _ in range(RELATIVE_ITERATIONS):
-            _joint_step(st, smooth, frozen)
-            _reweight(st)
-        _joint_step(st, smooth, frozen)
-    rms = _rms(st)
+    with single_threaded_blas():  # the batched products are small: threads only contend
+        _fit_absolute(st, smooth, iterations)
+        z_abs = st.z.copy()
+        if reference != "absolute":
+            _fit_relative(st, int(reference), smooth, tracks)
+        rms = _rms(st)
     ok = np.isfinite(rms) & (rms <= MAX_RMS)
     z = np.clip(st.z, 0.0, 1.0)
     z[z < 1e-9] = 0.0
