@@ -22,8 +22,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from common import load
 
 

@@ -56,24 +56,6 @@ def single_threaded(fn: Callable[[Any], Any], task: Any) -> Any:
         cv2.setNumThreads(threads)
 
 
-def _inline(fn: Callable, tasks: Sequence) -> Iterator[tuple[int, Any]]:
-    for i, task in enumerate(tasks):
-        yield i, single_threaded(fn, task)
-
-
-def _processes(fn: Callable, tasks: Sequence, workers: int) -> Iterator[tuple[int, Any]]:
-    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = {pool.submit(single_threaded, fn, task): i for i, task in enumerate(tasks)}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=pending.__getitem__):
-                    yield pending.pop(future), future.result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
 def start_ray(workers: int, address: str | None):
     """``(ray, started)``: the Ray module, connected to ``address`` (None or ``"local"``: a
     local cluster with ``workers`` CPUs) unless already initialised; ``started`` says whether
@@ -91,34 +73,83 @@ def start_ray(workers: int, address: str | None):
     return ray, started
 
 
-def _ray(fn: Callable, tasks: Sequence, workers: int, address: str | None) -> Iterator[tuple[int, Any]]:
-    ray, started = start_ray(workers, address)
-    try:
-        remote = ray.remote(single_threaded)
-        fn_ref = ray.put(fn)
+class Workers:
+    """Where tasks run, kept up across several batches: this process (``workers`` 1), that many
+    spawned processes, or a Ray cluster (``ray``: ``"local"`` or an address). Spawned workers
+    start once and serve every :meth:`run` until :meth:`close`."""
+
+    def __init__(self, workers: int = 1, ray: str | None = None) -> None:
+        self.workers = check_workers(workers)
+        self.pool: ProcessPoolExecutor | None = None
+        self.ray, self.ray_started = (start_ray(self.workers, ray) if ray is not None else (None, False))
+        if self.ray is None and self.workers > 1:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    @property
+    def size(self) -> int:
+        """How many tasks run at once (the cluster's CPUs on Ray)."""
+        if self.ray is not None:
+            return max(int(self.ray.cluster_resources().get("CPU", self.workers)), 1)
+        return self.workers
+
+    def run(self, fn: Callable[[Any], Any], tasks: Sequence) -> Iterator[tuple[int, Any]]:
+        """``(position in tasks, fn(task))`` for every task, as they complete, each with OpenCV
+        and BLAS on one thread. ``fn`` must be picklable (a module-level function or a partial)."""
+        if self.ray is not None:
+            return self._ray(fn, tasks)
+        if self.pool is not None:
+            return self._processes(fn, tasks)
+        return ((i, single_threaded(fn, task)) for i, task in enumerate(tasks))
+
+    def _processes(self, fn: Callable, tasks: Sequence) -> Iterator[tuple[int, Any]]:
+        pending = {self.pool.submit(single_threaded, fn, task): i for i, task in enumerate(tasks)}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=pending.__getitem__):
+                    yield pending.pop(future), future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def _ray(self, fn: Callable, tasks: Sequence) -> Iterator[tuple[int, Any]]:
+        remote = self.ray.remote(single_threaded)
+        fn_ref = self.ray.put(fn)
         pending = {remote.remote(fn_ref, task): i for i, task in enumerate(tasks)}
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            yield pending.pop(done[0]), ray.get(done[0])
-    finally:
-        if started:
-            ray.shutdown()
+            done, _ = self.ray.wait(list(pending), num_returns=1)
+            yield pending.pop(done[0]), self.ray.get(done[0])
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        if self.ray_started:
+            self.ray.shutdown()
+            self.ray_started = False
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _run_and_close(fn: Callable, tasks: Sequence, workers: int, ray: str | None) -> Iterator[tuple[int, Any]]:
+    with Workers(workers if ray is not None else min(workers, len(tasks)), ray) as pool:
+        yield from pool.run(fn, tasks)
 
 
 def run_tasks(
     fn: Callable[[Any], Any], tasks: Sequence, *, workers: int = 1, ray: str | None = None
 ) -> Iterator[tuple[int, Any]]:
-    """``(position in tasks, fn(task))`` for every task, as they complete. ``fn`` must be a
-    module-level function (it is pickled to the workers). ``ray``: None (local), ``"local"``
-    or a cluster address."""
+    """``(position in tasks, fn(task))`` for every task, as they complete, on a :class:`Workers`
+    pool made for these tasks. ``fn`` must be a module-level function (it is pickled to the
+    workers). ``ray``: None (local), ``"local"`` or a cluster address."""
     workers = check_workers(workers)
     if not tasks:
         return iter(())
-    if ray is not None:
-        return _ray(fn, tasks, workers, ray)
-    if workers > 1:
-        return _processes(fn, tasks, workers)
-    return _inline(fn, tasks)
+    return _run_and_close(fn, tasks, workers, ray)
 
 
 def in_order(results: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
@@ -133,4 +164,4 @@ def in_order(results: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
             following += 1
 
 
-__all__ = ["LOCAL_RAY", "add_parallel_options", "check_workers", "in_order", "run_tasks", "single_threaded", "start_ray"]
+__all__ = ["LOCAL_RAY", "Workers", "add_parallel_options", "check_workers", "in_order", "run_tasks", "single_threaded", "start_ray"]

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from miex.errors import MiexError
-from miex.models import ClassicalModel, create, is_classical, list_models, model_options, register_model
+from miex.models import ClassicalModel, create, is_classical, list_models, register_model
 from miex.models.spec import InputSpec
 from tests.models.zoo import SMALL
 

@@ -563,8 +563,6 @@ class WarpGenerator(Generator):
 
     def render_unbounded(self, prepared: WarpPrepared, z: Sequence[float] | np.ndarray) -> np.ndarray:
         """Like :meth:`render` but ``z`` may exceed 1 (extrapolation, for visual checks)."""
-        import cv2
-
         return self._render(prepared, self._as_z(z))
 
     def _render(self, prepared: WarpPrepared, zz: np.ndarray) -> np.ndarray:
