@@ -73,6 +73,7 @@ No mouth interior (teeth) is synthesised either: opening AUs stretch the lip lin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from functools import lru_cache
 from typing import Any, Sequence
 
