@@ -30,7 +30,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(p, "unreadable image: file not found")
     if not p.is_file():
         raise InputError(p, "unreadable image: not a file")
-    fast = _decode_plain_jpeg(p)
+    fast = _decode_plain_jpeg(p) if p.suffix.lower() in _JPEG_SUFFIXES else None
     if fast is not None:
         return fast
     try:
@@ -46,6 +46,8 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(p, f"unreadable image: {_short(exc)}") from None
 
 
+#: File names whose bytes are checked for the OpenCV fast path (others go to Pillow unread).
+_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe")
 #: JPEG start-of-frame markers whose component count :func:`_plain_jpeg` reads (baseline,
 #: extended, progressive; Huffman coded).
 _SOF_MARKERS = (0xC0, 0xC1, 0xC2)
