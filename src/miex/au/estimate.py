@@ -91,7 +91,7 @@ def align_to_neutral(neutral: np.ndarray, landmarks: np.ndarray, expected: np.nd
 
 def _solve_2d(neutral: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, float]:
     """The 2D method's z (17,) and its weighted residual RMS (IOD)."""
-    from scipy.optimize import nnls
+    from miex.au.nnls import nnls_qp
 
     basis = load_basis()
     sim = similarity(basis.template, neutral)
@@ -99,12 +99,13 @@ def _solve_2d(neutral: np.ndarray, later: np.ndarray) -> tuple[np.ndarray, float
     scale = float(np.hypot(*sim[:, 0]))  # pixels per IOD
     sw = np.sqrt(np.repeat(_WEIGHTS, 2))
     design = np.vstack([rows.reshape(N_AUS, -1).T * sw[:, None], np.sqrt(RIDGE) * scale * np.eye(N_AUS)])
-    expected = None
-    z = np.zeros(N_AUS)
+    gram = (design.T @ design)[None]
+    expected, support = None, None
     for _ in range(REFINE + 1):
         aligned = align_to_neutral(neutral, later, expected)
         delta = np.r_[(aligned - neutral).reshape(-1) * sw, np.zeros(N_AUS)]
-        z, _ = nnls(design, delta)
+        z = nnls_qp(gram, (design.T @ delta)[None], start=support)[0]
+        support = z[None] > 0
         expected = np.tensordot(z, rows, axes=1)
     z[z < 1e-9] = 0.0  # round-off of the alignment on identical frames
     res = np.linalg.norm(aligned - neutral - expected, axis=1) / scale

@@ -50,6 +50,7 @@ import numpy as np
 
 from miex.au.basis import similarity, single_threaded_blas
 from miex.au.model3d import FaceModel3D, load_face_model
+from miex.au.nnls import nnls_qp
 from miex.au.space import N_AUS
 from miex.errors import MiexError
 
@@ -91,8 +92,6 @@ DENSE_WEIGHT = 0.3
 CONTOUR_FREE_AUS = True
 #: Largest intensity the solver may use (outputs are clipped to [0, 1]).
 Z_MAX = 1.5
-#: Iteration bound of a frame's NNLS.
-NNLS_MAXITER = 200
 
 _BASE_WEIGHTS = np.ones(68)
 _BASE_WEIGHTS[0:17] = JAW_WEIGHT
@@ -250,8 +249,8 @@ def _joint_step(st: _State, smooth: float, frozen: np.ndarray | None = None) -> 
     asymmetric motion, are correlated). Per frame the linearised problem in (pose step dp,
     new z) is solved exactly, all frames at once: from the normal equations
     (:func:`_normal_equations`) dp is eliminated (Schur complement), z solved by
-    non-negative least squares on the remaining 17 x 17 system (:func:`_nnls_frames`), then dp
-    by back-substitution. ``frozen`` frames keep their z and update the pose only. The pose
+    non-negative least squares on the remaining 17 x 17 system (:func:`miex.au.nnls.nnls_qp`,
+    started from the current z's support), then dp by back-substitution. ``frozen`` frames keep their z and update the pose only. The pose
     step's translation part is in IOD (the pixel step is ``s`` times it).
     """
     h, g = _normal_equations(st, smooth)
@@ -262,24 +261,12 @@ def _joint_step(st: _State, smooth: float, frozen: np.ndarray | None = None) -> 
     rhs = g[:, 6:] - (hzp @ elim[..., N_AUS:])[..., 0]
     keep = np.zeros(len(st.z), bool) if frozen is None else np.asarray(frozen, bool)
     u = st.z.copy()
-    u[~keep] = np.minimum(_nnls_frames(schur[~keep], rhs[~keep]), Z_MAX)
+    u[~keep] = np.minimum(nnls_qp(schur[~keep], rhs[~keep], start=st.z[~keep] > 0), Z_MAX)
     delta = elim[..., N_AUS] - (elim[..., :N_AUS] @ u[..., None])[..., 0]
     st.rotation = rotvec_to_matrix(np.clip(delta[:, :3], -0.3, 0.3)) @ st.rotation
     st.translation = st.translation + st.scale[:, None] * delta[:, 4:6]
     st.scale = np.maximum(st.scale * (1.0 + delta[:, 3]), 1e-6)
     st.z = u
-
-
-def _nnls_frames(schur: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """(F, 17) ``argmin_u u^T S u - 2 s^T u, u >= 0`` per frame (``schur`` S (F, 17, 17)
-    positive definite, ``rhs`` s (F, 17)): with ``S = L L^T`` this is the NNLS problem
-    ``min |L^T u - L^-1 s|``, 17 x 17 instead of the stacked (2N + 40, 17) system."""
-    from scipy.optimize import nnls
-
-    chol = np.linalg.cholesky(schur)
-    target = np.linalg.solve(chol, rhs[..., None])[..., 0]
-    upper = np.swapaxes(chol, 1, 2)
-    return np.array([nnls(a, b, maxiter=NNLS_MAXITER)[0] for a, b in zip(upper, target)]).reshape(rhs.shape)
 
 
 def _normal_equations(st: _State, smooth: float) -> tuple[np.ndarray, np.ndarray]:
