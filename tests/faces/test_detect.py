@@ -114,3 +114,30 @@ def test_bad_arguments(astronaut_rgb):
         detect_face(np.zeros((10, 10, 5), np.uint8))
     with pytest.raises(InputError, match="unreadable image"):
         detect_face("/nonexistent/face.jpg")
+
+
+def test_cached_hog_detector_finds_what_dlibs_own_finds(tmp_path, monkeypatch):
+    import dlib
+    from skimage import data
+
+    from miex.faces.detect import _frontal_face_detector
+
+    monkeypatch.setenv("MIEX_CACHE_DIR", str(tmp_path))
+    own = dlib.get_frontal_face_detector()
+    built = _frontal_face_detector()  # builds and saves the copy
+    (saved,) = (tmp_path / "dlib").glob("frontal_face_detector-*.svm")
+    loaded = _frontal_face_detector()  # reads the copy
+    scene = np.zeros((480, 640, 3), np.uint8)
+    scene[100:356, 200:456] = data.astronaut()[::2, ::2]  # a small face in a 640x480 frame
+    for image in (data.astronaut(), scene):
+        for upsample in (0, 1):
+            boxes, scores, kinds = own.run(image, upsample, 0.0)
+            for det in (built, loaded):
+                b2, s2, k2 = det.run(image, upsample, 0.0)
+                assert [tuple((r.left(), r.top(), r.right(), r.bottom())) for r in b2] == \
+                    [tuple((r.left(), r.top(), r.right(), r.bottom())) for r in boxes]
+                assert list(s2) == list(scores) and list(k2) == list(kinds)
+    assert len(own.run(scene, 1, 0.0)[0]) >= 1
+    saved.write_bytes(b"not a detector")
+    assert len(_frontal_face_detector().run(data.astronaut(), 1, 0.0)[0]) >= 1  # rebuilt
+    assert saved.stat().st_size > 1000
