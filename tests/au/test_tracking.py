@@ -89,3 +89,25 @@ def test_detect_mode_is_checked():
 
     with pytest.raises(MiexError, match="track, every"):
         ClipTracker(FaceDetector(), "sometimes")
+
+
+def test_precise_landmarks_margin_reads_all_the_predictor_reads(recordings, monkeypatch):
+    """The upscaled region (PRECISE_MARGIN) holds every pixel dlib's predictor reads: the same
+    landmarks as with the half-box margin used before, on recordings and on a photo rolled 20 deg."""
+    from skimage import data
+
+    import miex.au.tracking as tracking
+    from miex.faces import locate_face
+
+    det = FaceDetector()
+    rolled = cv2.warpAffine(data.astronaut(), cv2.getRotationMatrix2D((256, 256), 20, 1.0), (512, 512),
+                            borderMode=cv2.BORDER_REFLECT)
+    frames = [recordings[0][0], recordings[1][-1], rolled]
+    boxes = [locate_face(f, det)[0] for f in frames]
+    now = [tracking.precise_landmarks(f, b, det) for f, b in zip(frames, boxes)]
+    monkeypatch.setattr(tracking, "PRECISE_MARGIN", 0.5)
+    before = [tracking.precise_landmarks(f, b, det) for f, b in zip(frames, boxes)]
+    for a, b in zip(now, before):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    monkeypatch.setattr(tracking, "PRECISE_MARGIN", 0.1)  # too tight: the predictor reads outside
+    assert max(np.abs(tracking.precise_landmarks(f, b, det) - p).max() for f, b, p in zip(frames, boxes, before)) > 0.3
