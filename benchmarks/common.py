@@ -4,6 +4,7 @@ is importable as ``common``)."""
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -14,6 +15,13 @@ from typing import Iterator
 def load() -> str:
     """The machine's load average, printed next to every timing."""
     return "load average %.1f %.1f %.1f" % os.getloadavg()
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process and its finished children so far (worker
+    processes count once their pool has shut down)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
 
 
 @contextmanager

@@ -11,7 +11,8 @@ real person per subject moving about a pixel with a micro-expression
 * ``miex aus extract casme2 --workers N`` into an empty output folder (no CSV to reuse).
 
 The ratio line uses the fastest round of each (fairer on a shared, loaded machine), and the
-load average is printed with every figure. ``--compare`` also runs ``--detect every`` (face
+load average is printed with every figure. The CPU seconds of all processes (user + system)
+are printed too: on this VM they move less between runs than the wall-clock times. ``--compare`` also runs ``--detect every`` (face
 detection on every frame, the behaviour before tracking) on the same clips and prints how far
 the two AU tables are apart and how well each recovers the rendered apex AUs.
 
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import load, scratch
+from common import cpu_seconds, load, scratch
 
 
 def write_clips(root: Path, clips: int, frames: int):
@@ -145,15 +146,21 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores; workers {args.workers}; {args.clips} clips, {n_frames} frames "
               f"of 640x480 written in {time.perf_counter() - started:.1f} s; {load()}")
         tasks = floor_tasks(fixture)
-        floors, totals = [], []
+        floors, totals, floor_cpu, total_cpu = [], [], [], []
         for round_ in range(max(args.repeats, 1)):
+            floor_cpu.append(-sum(cpu_seconds()))
             floors.append(time_floor(tasks, args.workers))
+            floor_cpu[-1] += sum(cpu_seconds())
+            total_cpu.append(-sum(cpu_seconds()))
             totals.append(time_extract(work / "casme2", work / "aus", args.workers))
+            total_cpu[-1] += sum(cpu_seconds())
             print(f"round {round_ + 1}: floor {floors[-1]:.2f} s, extract {totals[-1]:.2f} s "
-                  f"(ratio {totals[-1] / floors[-1]:.2f}); {load()}")
+                  f"(ratio {totals[-1] / floors[-1]:.2f}); CPU of all processes {floor_cpu[-1]:.2f} s / "
+                  f"{total_cpu[-1]:.2f} s; {load()}")
         floor, total = min(floors), min(totals)
         print(f"floor (decode + 68-point shape prediction, box known): {floor:.2f} s = {1000 * floor / n_frames:.1f} ms a frame")
         print(f"miex aus extract (built-in estimator, --detect track): {total:.2f} s = {1000 * total / n_frames:.1f} ms a frame")
+        print(f"ratio of CPU seconds (user + system, worker start-up included): {min(total_cpu) / min(floor_cpu):.2f}")
         print(f"ratio extract / floor: {total / floor:.2f} (fastest of {len(totals)} rounds each; goal <= 2.0); {load()}")
         if args.compare:
             tracked = tables(work / "aus")

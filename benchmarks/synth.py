@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import sys
 import time
@@ -35,7 +34,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from common import load, scratch
+from common import cpu_seconds, load, scratch
 from miex.au.pool import write_pool
 from miex.au.space import AU_NAMES
 from miex.au.sources import Clip, MaESource, MiESource
@@ -117,12 +116,6 @@ def floor_job(out: Path, n_samples: int, workers: int, quality: int):
         assert total == 2 * n_samples
 
     return run
-
-
-def cpu_seconds() -> tuple[float, float]:
-    """(user, system) CPU seconds of this process and its finished children so far."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime
 
 
 def timed(job) -> tuple[float, float, float, float, object]:
