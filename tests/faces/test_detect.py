@@ -141,3 +141,14 @@ def test_cached_hog_detector_finds_what_dlibs_own_finds(tmp_path, monkeypatch):
     saved.write_bytes(b"not a detector")
     assert len(_frontal_face_detector().run(data.astronaut(), 1, 0.0)[0]) >= 1  # rebuilt
     assert saved.stat().st_size > 1000
+
+
+def test_hog_detector_without_a_writable_cache(tmp_path, monkeypatch):
+    from skimage import data
+
+    from miex.faces.detect import _frontal_face_detector
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("MIEX_CACHE_DIR", str(blocker / "cache"))  # cannot be created
+    assert len(_frontal_face_detector().run(data.astronaut(), 1, 0.0)[0]) >= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,26 +42,36 @@ def _frontal_face_detector() -> Any:
     """dlib's HOG frontal-face detector. dlib builds it from its embedded model in about
     0.3 s, which every worker process of ``miex aus extract`` paid; a copy saved in the user
     cache (``$MIEX_CACHE_DIR/dlib``, keyed by dlib's version) loads in 2 ms and finds the same
-    boxes with the same scores (tested). An unreadable copy is rebuilt; a read-only cache
-    only costs the time."""
+    boxes with the same scores (tested). An unreadable copy is rebuilt; without a writable
+    cache only the time is lost."""
     import dlib
 
-    from miex.cache import user_cache_dir
     from miex.io import atomic_path
 
-    path = user_cache_dir("dlib") / f"frontal_face_detector-{dlib.__version__}.svm"
-    if path.is_file():
+    path = _detector_copy(dlib.__version__)
+    if path is not None and path.is_file():
         try:
             return dlib.fhog_object_detector(str(path))
         except RuntimeError:
             pass  # truncated or foreign file: rebuild it
     detector = dlib.get_frontal_face_detector()
-    try:
-        with atomic_path(path) as tmp:
-            detector.save(str(tmp))
-    except (OSError, RuntimeError):
-        pass
+    if path is not None:
+        try:
+            with atomic_path(path) as tmp:
+                detector.save(str(tmp))
+        except (OSError, RuntimeError):
+            pass
     return detector
+
+
+def _detector_copy(dlib_version: str) -> Path | None:
+    """Where :func:`_frontal_face_detector` keeps its copy (None without a home directory)."""
+    from miex.cache import user_cache_dir
+
+    try:
+        return user_cache_dir("dlib") / f"frontal_face_detector-{dlib_version}.svm"
+    except RuntimeError:
+        return None
 
 
 def _model(kind: str) -> Any:
