@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
@@ -88,8 +87,7 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str:
 
 
 def default_feature_cache() -> str:
-    base = os.environ.get("MIEX_CACHE_DIR")
-    if base:
-        return str(Path(base).expanduser() / "features")
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return str(Path(xdg).expanduser() / "miex" / "features") if xdg else str(Path.home() / ".cache" / "miex" / "features")
+    """``$MIEX_CACHE_DIR/features`` (see :func:`miex.cache.user_cache_dir`)."""
+    from miex.cache import user_cache_dir
+
+    return str(user_cache_dir("features"))
