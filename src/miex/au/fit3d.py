@@ -250,8 +250,9 @@ def _joint_step(st: _State, smooth: float, frozen: np.ndarray | None = None) -> 
     new z) is solved exactly, all frames at once: from the normal equations
     (:func:`_normal_equations`) dp is eliminated (Schur complement), z solved by
     non-negative least squares on the remaining 17 x 17 system (:func:`miex.au.nnls.nnls_qp`,
-    started from the current z's support), then dp by back-substitution. ``frozen`` frames keep their z and update the pose only. The pose
-    step's translation part is in IOD (the pixel step is ``s`` times it).
+    started from the current z's support), then dp by back-substitution. ``frozen`` frames
+    keep their z and update the pose only. The pose step's translation part is in IOD (the
+    pixel step is ``s`` times it).
     """
     h, g = _normal_equations(st, smooth)
     hpz = h[:, :6, 6:]

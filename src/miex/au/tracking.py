@@ -61,8 +61,9 @@ def check_detect(mode: str | None) -> str:
 def precise_landmarks(rgb: np.ndarray, box, detector=None, min_box: int = PRECISE_BOX) -> np.ndarray:
     """dlib's 68 landmarks with sub-pixel resolution: the face region (box grown by
     :data:`PRECISE_MARGIN` of its width on each side) is upscaled (bicubic) until the box is
-    ``min_box`` px wide, landmarked there and mapped back. dlib rounds landmarks to whole pixels of the image it sees. ``box`` may have
-    fractional corners (a tracked box); they keep their fraction in the upscaled patch."""
+    ``min_box`` px wide, landmarked there and mapped back. dlib rounds landmarks to whole
+    pixels of the image it sees. ``box`` may have fractional corners (a tracked box); they keep
+    their fraction in the upscaled patch."""
     import cv2
 
     from miex.faces import FaceDetector
