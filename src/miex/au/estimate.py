@@ -296,8 +296,8 @@ def estimate_clip(
     fails; :mod:`miex.au.tracking`) or ``"every"`` frame. Each frame is decoded once. Frames
     without a usable face are reported once each on stderr and dropped (with ``require_first``
     the first frame must have one: :class:`InputError` naming it; ``skips``: the
-    :class:`~miex.errors.SkipLog` they go to instead); frames whose fit failed stay with ``success`` 0 and their AUs set to
-    0 (as OpenFace writes them). ``df.attrs``: ``dropped`` (frames without a face), ``failed``
+    :class:`~miex.errors.SkipLog` they go to instead); frames whose fit failed stay with
+    ``success`` 0 and their AUs set to 0 (as OpenFace writes them). ``df.attrs``: ``dropped`` (frames without a face), ``failed``
     (success 0), ``neutral_frame`` (the reference frame, or None for absolute), ``source``
     (the folder, or the first frame's folder), ``method``, ``reference``, ``flow``,
     ``detect``, ``detections`` (frames the face detector ran on).

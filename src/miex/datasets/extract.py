@@ -172,13 +172,6 @@ def au_table_csv(table: pd.DataFrame) -> str:
     return out.to_csv(index=False, float_format="%.6f", lineterminator="\n")
 
 
-def write_au_table(path: Path, table: pd.DataFrame) -> None:
-    """An AU table as CSV (:func:`au_table_csv`), atomically."""
-    from miex.io import write_text
-
-    write_text(path, au_table_csv(table))
-
-
 # --------------------------------------------------------------------------------------------
 # OpenFace source
 
@@ -486,7 +479,8 @@ def extract_dataset(
                 continue
             write_text(base / rels[i], outcome.csv)
             done.add(i)
-    kept = [i for i in range(len(rows)) if i in done or i not in todo]
+    skipped = set(todo) - done
+    kept = [i for i in range(len(rows)) if i not in skipped]
     index = pd.DataFrame([_index_record(rows[i], rels[i]) for i in kept], columns=list(INDEX_COLUMNS))
     index_path = base / "index.csv"
     base.mkdir(parents=True, exist_ok=True)
@@ -637,5 +631,4 @@ __all__ = [
     "openface_frame_order",
     "openface_table",
     "read_folds",
-    "write_au_table",
 ]
