@@ -92,6 +92,16 @@ class Workers:
             return max(int(self.ray.cluster_resources().get("CPU", self.workers)), 1)
         return self.workers
 
+    def prime(self, fn: Callable[[], Any]) -> None:
+        """Start ``fn()`` on the local worker processes without waiting, once per worker
+        (spawning them if needed): one-off start-up work that overlaps what this process does
+        next. Workers that are still busy may leave it to the others, so ``fn`` must be a
+        pure optimisation; its result and errors are dropped. Nothing happens in this process
+        or on Ray, where the same work is done on first use."""
+        if self.pool is not None:
+            for _ in range(self.workers):
+                self.pool.submit(single_threaded, _call, fn)
+
     def run(self, fn: Callable[[Any], Any], tasks: Sequence) -> Iterator[tuple[int, Any]]:
         """``(position in tasks, fn(task))`` for every task, as they complete, each with OpenCV
         and BLAS on one thread. ``fn`` must be picklable (a module-level function or a partial)."""
@@ -133,6 +143,10 @@ class Workers:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _call(fn: Callable[[], Any]) -> Any:
+    return fn()
 
 
 def _run_and_close(fn: Callable, tasks: Sequence, workers: int, ray: str | None) -> Iterator[tuple[int, Any]]:

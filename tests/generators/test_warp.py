@@ -66,6 +66,17 @@ def test_output_shape_and_render_many(generator, faces, prepared):
         generator.render(prep, np.zeros(5))
 
 
+def test_warm_up_leaves_frames_unchanged(generator, faces):
+    warmed = create_generator("warp")
+    for size in (96, 128, 256):
+        warmed.warm_up(size)
+    gen = rng(0, "warm-up")
+    for face in faces.values():
+        zs = np.stack([_random_z(gen, 0.1, 0.3) for _ in range(3)])
+        for a, b in zip(warmed.render_many(warmed.prepare(face), zs), generator.render_many(generator.prepare(face), zs)):
+            assert a.tobytes() == b.tobytes()
+
+
 def test_zero_is_exact(generator, faces, prepared):
     for name, prep in prepared.items():
         out = generator.render(prep, np.zeros(N_AUS))

@@ -247,3 +247,14 @@ def test_resume_after_kill(face_folder, tmp_path):
     assert synth(*args[:-1], "--out", str(killed)) == 0
     assert tree_bytes(killed) == tree_bytes(clean)
     assert not [p for p in killed.iterdir() if p.name.startswith(".")]
+
+
+def test_warm_up_leaves_errors_to_the_task_that_needs_it(tmp_path):
+    from miex.errors import MiexError
+    from miex.synth.config import SynthConfig
+    from miex.synth.workers import probe_faces, warm_up
+
+    config = SynthConfig(faces=str(tmp_path / "missing"), out=str(tmp_path / "out")).to_dict()
+    warm_up(config, generator=True)
+    with pytest.raises(MiexError, match="face pool not found"):
+        probe_faces(config, ["face"])

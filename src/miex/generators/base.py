@@ -41,6 +41,11 @@ class Generator(ABC):
             arr = arr[None]
         return [self.render(prepared, z) for z in arr]
 
+    def warm_up(self, size: int) -> None:
+        """Do the one-off work of a first frame at crop ``size`` now (loading compiled code,
+        for example), so that a worker process can do it while the main process plans.
+        The default does nothing; the output of later frames never depends on it."""
+
     def render_face(self, face: Any, z: Sequence[float] | np.ndarray) -> np.ndarray:
         """Convenience: ``render(prepare(face), z)``."""
         return self.render(self.prepare(face), z)

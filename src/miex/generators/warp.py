@@ -497,6 +497,18 @@ class WarpGenerator(Generator):
             iod_px=float(np.hypot(*residual.sim[:, 0])),
         )
 
+    def warm_up(self, size: int) -> None:
+        """Render one frame of a synthetic face (the template's landmarks on a grey crop):
+        this loads the compiled kernels from numba's cache, about 0.3-0.5 s per process."""
+        from types import SimpleNamespace
+
+        from miex.faces.align import canonical_eyes
+
+        left, right = canonical_eyes(size)
+        landmarks = self.basis.template * float(right[0] - left[0]) + (left + right) / 2.0
+        face = SimpleNamespace(image=np.full((size, size, 3), 128, np.uint8), landmarks=landmarks)
+        self.render(self.prepare(face), np.full(N_AUS, 0.1, np.float32))
+
     # ---------------------------------------------------------------- fields
 
     def forward_field(

@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 
 from miex.parallel import LOCAL_RAY, Workers, in_order
 from miex.synth.render import ChunkResult, IdentityTask
-from miex.synth.workers import probe_faces, render_chunk
+from miex.synth.workers import probe_faces, render_chunk, warm_up
 
 
 def split(items: Sequence, parts: int) -> list[Sequence]:
@@ -35,6 +35,11 @@ class SynthExecutor:
     @property
     def workers(self) -> int:
         return self.pool.size
+
+    def warm_up(self, generator: bool = False) -> None:
+        """Let the local workers build their face pool (and with ``generator`` their generator)
+        while this process goes on; see :meth:`miex.parallel.Workers.prime`."""
+        self.pool.prime(partial(warm_up, self.config, generator))
 
     def probe(self, ids: Sequence[str]) -> list[tuple[str, str, str | None]]:
         parts = split(ids, self.workers * 4) if self.workers > 1 else [ids]

@@ -56,20 +56,21 @@ class SynthReport:
 def run_synth(config: SynthConfig, *, progress: bool = True) -> SynthReport:
     out = Path(config.out)
     clock = StageClock()
-    pools = load_pools(config)  # read every input before touching the output folder
     folds = read_fold_file(config.fold_file) if config.fold_file else None
     check_generator(config)  # a bad weights file fails here, before the output folder exists
-    prepare_output(out, config)
     skips = SkipLog()
-    worker_config = config.to_dict()
-    executor = make_executor(worker_config, config.workers, config.ray, config.ray_address)
-    clock.lap("start")
+    executor = make_executor(config.to_dict(), config.workers, config.ray, config.ray_address)
     try:
+        executor.warm_up()  # the workers start and open the face pool while this process reads
+        pools = load_pools(config)  # read every input before touching the output folder
+        prepare_output(out, config)
+        clock.lap("start")
         pool_ids = list_face_ids(config)
         identities = select_identities(
             pool_ids, config.ids, config.seed, executor.probe, allow_reuse=config.allow_reuse, skips=skips
         )
         clock.lap("probe")
+        executor.warm_up(generator=True)  # the workers build their generator while this process plans
         manifest, trajectories = build_plan(config, identities, pools, expert_drawer(config))
         write_json(out / "config.json", config.to_dict())
         chunks = pending_chunks(out, manifest, trajectories, identities, config.workers)

@@ -17,18 +17,42 @@ _STATE: dict = {}
 
 
 def _state(config: dict) -> dict:
-    """The face pool and generator of this process, built once per configuration."""
+    """This process's config and face pool, built once per configuration; the generator is
+    added by :func:`_generator` (probing faces does not need it)."""
     key = repr(sorted((k, repr(v)) for k, v in config.items()))
     if _STATE.get("key") != key:
-        from miex.generators import create_generator
         from miex.synth.facepool import open_face_pool
 
         cfg = SynthConfig(**config)
+        _STATE.clear()
+        _STATE.update(key=key, config=cfg, pool=open_face_pool(cfg.faces, size=cfg.size))
+    return _STATE
+
+
+def _generator(config: dict):
+    """This process's generator for ``config``, built once (with its weights checked)."""
+    state = _state(config)
+    if "generator" not in state:
+        from miex.generators import create_generator
+
+        cfg: SynthConfig = state["config"]
         generator = create_generator(cfg.generator, **generator_options(cfg))
         check_weights(generator, cfg)
-        _STATE.clear()
-        _STATE.update(key=key, config=cfg, pool=open_face_pool(cfg.faces, size=cfg.size), generator=generator)
-    return _STATE
+        state["generator"] = generator
+    return state["generator"]
+
+
+def warm_up(config: dict, generator: bool) -> None:
+    """Start-up work ahead of time, while the main process does its own: the face pool, and
+    with ``generator`` also the generator and its first-frame work
+    (:meth:`~miex.generators.base.Generator.warm_up`). Results never depend on it, and a
+    failure here is left for the real task to report."""
+    try:
+        _state(config)
+        if generator:
+            _generator(config).warm_up(_STATE["config"].size)
+    except Exception:  # noqa: BLE001 - the probe or render raises the same error, worded
+        pass
 
 
 def check_weights(generator, cfg: SynthConfig) -> None:
@@ -57,6 +81,7 @@ def probe_faces(config: dict, pool_ids: Sequence[str]) -> list[tuple[str, str, s
 def render_chunk(config: dict, tasks: Sequence[IdentityTask]) -> ChunkResult:
     """Render every sample of a few identities; a failing face is reported, not raised."""
     state = _state(config)
+    generator = _generator(config)
     cfg: SynthConfig = state["config"]
     out = Path(cfg.out)
     mp4_fps = cfg.fps if (cfg.mp4 and cfg.frames == "clip") else None
@@ -64,11 +89,11 @@ def render_chunk(config: dict, tasks: Sequence[IdentityTask]) -> ChunkResult:
     for task in tasks:
         try:
             face = state["pool"].load(task.pool_id)
-            prepared = state["generator"].prepare(face)
+            prepared = generator.prepare(face)
         except MiexError as exc:
             result.failed.append((task.pool_id, str(exc)))
             continue
-        memo = FrameMemo(state["generator"], prepared, cfg.jpeg_quality)
+        memo = FrameMemo(generator, prepared, cfg.jpeg_quality)
         memo.prefetch([z for sample in task.samples for z in sample.trajectory])
         for sample in task.samples:
             rendered = [memo.get(z) for z in sample.trajectory]
