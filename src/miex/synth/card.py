@@ -132,9 +132,11 @@ Made by miex with the MiE-X protocol (Liu et al., ECCV 2022).</p>
 """
 
 
-def write_card(out: Path, manifest: pd.DataFrame, config: SynthConfig) -> Path:
+def write_card(out: Path, manifest: pd.DataFrame, config: SynthConfig, profile: str | None = None) -> Path:
+    """Write ``out/card.html``; ``profile``: the AU profile from :func:`profile_data_uri`
+    when it was drawn already (``miex synth`` draws it while the workers render)."""
     contact = png_data_uri(contact_sheet(out, manifest, config.seed))
-    profile = profile_data_uri(manifest, out)
+    profile = profile if profile is not None else profile_data_uri(manifest, out)
     path = out / "card.html"
     write_text(path, render_card(manifest, config, profile, contact))
     return path

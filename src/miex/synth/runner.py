@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from miex.errors import MiexError, SkipLog
 from miex.io import write_json, write_parquet
+from miex.synth.card import profile_data_uri, write_card
 from miex.synth.config import SynthConfig, check_existing, check_generator
 from miex.synth.executors import make_executor, split
 from miex.synth.identities import Identity, select_identities
@@ -75,8 +77,10 @@ def run_synth(config: SynthConfig, *, progress: bool = True) -> SynthReport:
         write_json(out / "config.json", config.to_dict())
         chunks = pending_chunks(out, manifest, trajectories, identities, config.workers)
         clock.lap("plan")
-        rendered_samples, rendered_frames, failed = render_all(executor, chunks, progress)
-        seconds = clock.lap("render")
+        with ThreadPoolExecutor(1) as background:  # the card's AU profile, drawn meanwhile
+            profile = background.submit(profile_data_uri, manifest, out)
+            rendered_samples, rendered_frames, failed = render_all(executor, chunks, progress)
+            seconds = clock.lap("render")
     finally:
         executor.close()
         clock.lap("stop")
@@ -86,9 +90,7 @@ def run_synth(config: SynthConfig, *, progress: bool = True) -> SynthReport:
     write_parquet(out / "manifest.parquet", manifest)
     write_lists(out, manifest, folds)
     clock.lap("manifest")
-    from miex.synth.card import write_card
-
-    write_card(out, manifest, config)
+    write_card(out, manifest, config, profile.result())
     clock.lap("card")
     return SynthReport(
         out=out,
