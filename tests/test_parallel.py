@@ -6,6 +6,8 @@ import os
 from functools import partial
 from pathlib import Path
 
+import pytest
+
 from miex.parallel import Workers, in_order
 
 
@@ -38,3 +40,11 @@ def test_primed_errors_are_dropped_and_nothing_is_primed_in_process(tmp_path):
         pool.prime(partial(_write_pid, str(tmp_path)))
         assert dict(pool.run(_square, [6])) == {0: 36}
     assert not list(tmp_path.glob("*.pid"))
+
+
+def test_ray_is_connected_on_first_use_only():
+    ray = pytest.importorskip("ray")
+    with Workers(2, "local") as pool:
+        pool.prime(_fail)
+        assert not ray.is_initialized()  # a run stopped by bad input here starts no cluster
+    assert not ray.is_initialized()

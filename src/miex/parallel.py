@@ -76,20 +76,28 @@ def start_ray(workers: int, address: str | None):
 class Workers:
     """Where tasks run, kept up across several batches: this process (``workers`` 1), that many
     spawned processes, or a Ray cluster (``ray``: ``"local"`` or an address). Spawned workers
-    start once and serve every :meth:`run` until :meth:`close`."""
+    start once and serve every :meth:`run` until :meth:`close`; Ray is connected on first use,
+    so a run that stops on bad input before its first task starts no cluster."""
 
     def __init__(self, workers: int = 1, ray: str | None = None) -> None:
         self.workers = check_workers(workers)
+        self.address = ray
         self.pool: ProcessPoolExecutor | None = None
-        self.ray, self.ray_started = (start_ray(self.workers, ray) if ray is not None else (None, False))
-        if self.ray is None and self.workers > 1:
+        self.ray = None  # the Ray module once connected (:meth:`_cluster`)
+        self.ray_started = False
+        if ray is None and self.workers > 1:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def _cluster(self):
+        if self.ray is None:
+            self.ray, self.ray_started = start_ray(self.workers, self.address)
+        return self.ray
 
     @property
     def size(self) -> int:
         """How many tasks run at once (the cluster's CPUs on Ray)."""
-        if self.ray is not None:
-            return max(int(self.ray.cluster_resources().get("CPU", self.workers)), 1)
+        if self.address is not None:
+            return max(int(self._cluster().cluster_resources().get("CPU", self.workers)), 1)
         return self.workers
 
     def prime(self, fn: Callable[[], Any]) -> None:
@@ -105,7 +113,7 @@ class Workers:
     def run(self, fn: Callable[[Any], Any], tasks: Sequence) -> Iterator[tuple[int, Any]]:
         """``(position in tasks, fn(task))`` for every task, as they complete, each with OpenCV
         and BLAS on one thread. ``fn`` must be picklable (a module-level function or a partial)."""
-        if self.ray is not None:
+        if self.address is not None:
             return self._ray(fn, tasks)
         if self.pool is not None:
             return self._processes(fn, tasks)
@@ -123,12 +131,13 @@ class Workers:
                 future.cancel()
 
     def _ray(self, fn: Callable, tasks: Sequence) -> Iterator[tuple[int, Any]]:
-        remote = self.ray.remote(single_threaded)
-        fn_ref = self.ray.put(fn)
+        ray = self._cluster()
+        remote = ray.remote(single_threaded)
+        fn_ref = ray.put(fn)
         pending = {remote.remote(fn_ref, task): i for i, task in enumerate(tasks)}
         while pending:
-            done, _ = self.ray.wait(list(pending), num_returns=1)
-            yield pending.pop(done[0]), self.ray.get(done[0])
+            done, _ = ray.wait(list(pending), num_returns=1)
+            yield pending.pop(done[0]), ray.get(done[0])
 
     def close(self) -> None:
         if self.pool is not None:
