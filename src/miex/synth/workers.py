@@ -48,9 +48,9 @@ def warm_up(config: dict, generator: bool) -> None:
     (:meth:`~miex.generators.base.Generator.warm_up`). Results never depend on it, and a
     failure here is left for the real task to report."""
     try:
-        _state(config)
+        state = _state(config)
         if generator:
-            _generator(config).warm_up(_STATE["config"].size)
+            _generator(config).warm_up(state["config"].size)
     except Exception:  # noqa: BLE001 - the probe or render raises the same error, worded
         pass
 
