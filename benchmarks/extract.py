@@ -12,7 +12,13 @@ real person per subject moving about a pixel with a micro-expression
 
 The ratio line uses the fastest round of each (fairer on a shared, loaded machine), and the
 load average is printed with every figure. The CPU seconds of all processes (user + system)
-are printed too: on this VM they move less between runs than the wall-clock times. ``--compare`` also runs ``--detect every`` (face
+are printed too: on this VM they move less between runs than the wall-clock times.
+
+At the default size most of the floor is start-up (spawning the workers, importing, loading
+dlib's models: about 3 of its 4.7 CPU seconds), so the ratio line says little about a whole
+dataset. Each round therefore also times both on ``--workers`` clips alone (one per worker:
+the same start-up, few frames); the difference gives the CPU cost of one more frame, and the
+``per frame`` ratio is what the ratio approaches on a dataset of many clips. ``--compare`` also runs ``--detect every`` (face
 detection on every frame, the behaviour before tracking) on the same clips and prints how far
 the two AU tables are apart and how well each recovers the rendered apex AUs.
 
@@ -129,6 +135,13 @@ def compare(track: dict[str, pd.DataFrame], every: dict[str, pd.DataFrame]) -> s
     return f"max |track - every| {np.abs(a - b).max():.4f}, mean {np.abs(a - b).mean():.4f}, r {np.corrcoef(a.ravel(), b.ravel())[0, 1]:.3f}"
 
 
+def cpu_of(run) -> float:
+    """CPU seconds (user + system) of this process and its finished children while ``run()``."""
+    before = sum(cpu_seconds())
+    run()
+    return sum(cpu_seconds()) - before
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=8)
@@ -146,7 +159,10 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores; workers {args.workers}; {args.clips} clips, {n_frames} frames "
               f"of 640x480 written in {time.perf_counter() - started:.1f} s; {load()}")
         tasks = floor_tasks(fixture)
-        floors, totals, floor_cpu, total_cpu = [], [], [], []
+        small_fixture, _ = write_clips(work / "casme2-small", min(args.workers, args.clips), args.frames)
+        small_tasks = floor_tasks(small_fixture)
+        extra_frames = n_frames - sum(len(f) for f in small_fixture.clips["frames"])
+        floors, totals, floor_cpu, total_cpu, per_frame = [], [], [], [], []
         for round_ in range(max(args.repeats, 1)):
             floor_cpu.append(-sum(cpu_seconds()))
             floors.append(time_floor(tasks, args.workers))
@@ -154,13 +170,21 @@ def main() -> int:
             total_cpu.append(-sum(cpu_seconds()))
             totals.append(time_extract(work / "casme2", work / "aus", args.workers))
             total_cpu[-1] += sum(cpu_seconds())
+            floor_small = cpu_of(lambda: time_floor(small_tasks, args.workers))
+            total_small = cpu_of(lambda: time_extract(work / "casme2-small", work / "aus-small", args.workers))
+            if extra_frames > 0:
+                per_frame.append(((floor_cpu[-1] - floor_small) / extra_frames, (total_cpu[-1] - total_small) / extra_frames))
             print(f"round {round_ + 1}: floor {floors[-1]:.2f} s, extract {totals[-1]:.2f} s "
                   f"(ratio {totals[-1] / floors[-1]:.2f}); CPU of all processes {floor_cpu[-1]:.2f} s / "
-                  f"{total_cpu[-1]:.2f} s; {load()}")
+                  f"{total_cpu[-1]:.2f} s ({floor_small:.2f} s / {total_small:.2f} s on {len(small_tasks)} clips); {load()}")
         floor, total = min(floors), min(totals)
         print(f"floor (decode + 68-point shape prediction, box known): {floor:.2f} s = {1000 * floor / n_frames:.1f} ms a frame")
         print(f"miex aus extract (built-in estimator, --detect track): {total:.2f} s = {1000 * total / n_frames:.1f} ms a frame")
         print(f"ratio of CPU seconds (user + system, worker start-up included): {min(total_cpu) / min(floor_cpu):.2f}")
+        if per_frame:
+            floor_ms, total_ms = (1000 * min(v) for v in zip(*per_frame))
+            print(f"per frame beyond start-up (CPU of all processes, least of {len(per_frame)} rounds): floor {floor_ms:.2f} ms, "
+                  f"extract {total_ms:.2f} ms, ratio {total_ms / floor_ms:.2f} (what the ratio approaches on a whole dataset)")
         print(f"ratio extract / floor: {total / floor:.2f} (fastest of {len(totals)} rounds each; goal <= 2.0); {load()}")
         if args.compare:
             tracked = tables(work / "aus")
