@@ -135,6 +135,10 @@ def compare(track: dict[str, pd.DataFrame], every: dict[str, pd.DataFrame]) -> s
     return f"max |track - every| {np.abs(a - b).max():.4f}, mean {np.abs(a - b).mean():.4f}, r {np.corrcoef(a.ravel(), b.ravel())[0, 1]:.3f}"
 
 
+#: Fewest frames beyond the small run for a per-frame figure (start-up CPU moves by ~0.2 s).
+MIN_EXTRA_FRAMES = 200
+
+
 def cpu_of(run) -> float:
     """CPU seconds (user + system) of this process and its finished children while ``run()``."""
     before = sum(cpu_seconds())
@@ -181,7 +185,10 @@ def main() -> int:
         print(f"floor (decode + 68-point shape prediction, box known): {floor:.2f} s = {1000 * floor / n_frames:.1f} ms a frame")
         print(f"miex aus extract (built-in estimator, --detect track): {total:.2f} s = {1000 * total / n_frames:.1f} ms a frame")
         print(f"ratio of CPU seconds (user + system, worker start-up included): {min(total_cpu) / min(floor_cpu):.2f}")
-        if per_frame:
+        if extra_frames < MIN_EXTRA_FRAMES:
+            print(f"per frame beyond start-up: not measured ({extra_frames} frames beyond the {len(small_tasks)}-clip run; "
+                  f"start-up CPU varies by a few tenths of a second, so at least {MIN_EXTRA_FRAMES} are needed)")
+        elif per_frame:
             floor_ms, total_ms = (1000 * min(v) for v in zip(*per_frame))
             print(f"per frame beyond start-up (CPU of all processes, least of {len(per_frame)} rounds): floor {floor_ms:.2f} ms, "
                   f"extract {total_ms:.2f} ms, ratio {total_ms / floor_ms:.2f} (what the ratio approaches on a whole dataset)")
