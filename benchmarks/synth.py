@@ -6,7 +6,8 @@ replicated under 5,000 distinct ids as CelebA-style 178x218 aligned JPEGs (the M
 once per distinct photo. The MaE and MiE pools are drawn from AU tables made here.
 
 The floor JPEG-encodes and writes the same number of 128 px frames into the same number of
-sample folders, with the same worker count and atomic folder writes, but renders nothing.
+sample folders, with the same worker count and the same atomic folder and file writes
+(:func:`miex.io.atomic_dir`, :func:`miex.io.write_new_file`), but renders nothing.
 Floor and synthesis run back to back in each of ``--repeats`` rounds, each after ``sync`` (the
 previous phase's write-back and deletes are not charged to the next), and each is timed until
 its files are on disk (a final ``sync``: every phase pays for its own writes, see :func:`timed`);
@@ -43,7 +44,7 @@ from miex.seeding import rng
 from miex.synth.config import SynthConfig
 from miex.synth.render import encode_jpeg
 from miex.synth.runner import run_synth
-from miex.io import atomic_dir
+from miex.io import atomic_dir, write_new_file
 
 
 def celeba_style(rgb: np.ndarray) -> np.ndarray:
@@ -99,7 +100,7 @@ def _write_floor_chunk(args: tuple[str, list[int], list[np.ndarray], int]) -> in
     for k in indices:
         with atomic_dir(Path(out) / f"s{k:06d}") as tmp:
             for j in range(2):
-                (tmp / f"{j}.jpg").write_bytes(encode_jpeg(frames[(k + j) % len(frames)], quality))
+                write_new_file(tmp / f"{j}.jpg", encode_jpeg(frames[(k + j) % len(frames)], quality))
     return len(indices) * 2
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from miex.io import atomic_dir, atomic_path
+from miex.io import atomic_dir, atomic_path, write_new_file
 
 
 @dataclass
@@ -47,7 +47,7 @@ def write_sample(out: Path, sample: SampleTask, jpegs: list[bytes], frames: list
     """Write one sample folder atomically: ``0.jpg …`` (and ``clip.mp4`` when asked)."""
     with atomic_dir(out / sample.dir) as tmp:
         for index, data in enumerate(jpegs):
-            (tmp / f"{index}.jpg").write_bytes(data)
+            write_new_file(tmp / f"{index}.jpg", data)
         if mp4_fps and frames is not None:
             write_mp4(tmp / "clip.mp4", frames, mp4_fps)
 
