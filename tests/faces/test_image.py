@@ -54,6 +54,18 @@ def test_jpeg_fast_path_gives_pillows_pixels(tmp_path, astronaut_rgb, writer):
     np.testing.assert_array_equal(load_image(path), expected)
 
 
+def test_jpeg_fast_path_without_rgb_decoding(tmp_path, astronaut_rgb, monkeypatch):
+    """OpenCV before 4.10 has no IMREAD_COLOR_RGB: the fast path decodes BGR and converts."""
+    import cv2
+
+    path = tmp_path / "face.jpg"
+    Image.fromarray(astronaut_rgb).save(path, quality=90)
+    with Image.open(path) as im:
+        expected = np.asarray(im.convert("RGB"))
+    monkeypatch.delattr(cv2, "IMREAD_COLOR_RGB", raising=False)
+    np.testing.assert_array_equal(load_image(path), expected)
+
+
 def test_exif_orientation_is_applied(tmp_path):
     # 30 wide x 20 high; the left third red, the rest blue
     raw = np.zeros((20, 30, 3), np.uint8)
