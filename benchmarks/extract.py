@@ -15,12 +15,14 @@ load average is printed with every figure. The CPU seconds of all processes (use
 are printed too: on this VM they move less between runs than the wall-clock times.
 
 At the default size most of the floor is start-up (spawning the workers, importing, loading
-dlib's models: about 3 of its 4.7 CPU seconds), so the ratio line says little about a whole
-dataset. Each round therefore also times both on ``--workers`` clips alone (one per worker:
-the same start-up, few frames); the difference gives the CPU cost of one more frame, and the
-``per frame`` ratio is what the ratio approaches on a dataset of many clips. ``--compare`` also runs ``--detect every`` (face
-detection on every frame, the behaviour before tracking) on the same clips and prints how far
-the two AU tables are apart and how well each recovers the rendered apex AUs.
+dlib's models: about 2.5 of its 4 CPU seconds), so the ratio line says little about a whole
+dataset. After the rounds, both also run ``--repeats`` times in this process, one clip after
+another, with the models already loaded, and their CPU seconds per frame are printed: the
+``per frame`` ratio is what the ratio approaches on a dataset of many clips.
+
+``--compare`` also runs ``--detect every`` (face detection on every frame, the behaviour before
+tracking) on the same clips and prints how far the two AU tables are apart and how well each
+recovers the rendered apex AUs.
 
     python benchmarks/extract.py                          # 8 clips x 60 frames, 2 rounds
     python benchmarks/extract.py --clips 2 --frames 20 --repeats 1   # smoke run
@@ -135,15 +137,19 @@ def compare(track: dict[str, pd.DataFrame], every: dict[str, pd.DataFrame]) -> s
     return f"max |track - every| {np.abs(a - b).max():.4f}, mean {np.abs(a - b).mean():.4f}, r {np.corrcoef(a.ravel(), b.ravel())[0, 1]:.3f}"
 
 
-#: Fewest frames beyond the small run for a per-frame figure (start-up CPU moves by ~0.2 s).
-MIN_EXTRA_FRAMES = 200
-
-
-def cpu_of(run) -> float:
-    """CPU seconds (user + system) of this process and its finished children while ``run()``."""
-    before = sum(cpu_seconds())
-    run()
-    return sum(cpu_seconds()) - before
+def per_frame_cpu(tasks, root: Path, out: Path) -> tuple[float, float]:
+    """(floor, extraction) CPU seconds of this process per frame, both run here on every clip
+    with dlib's models already loaded: the per-frame cost without any start-up."""
+    n_frames = sum(len(paths) for paths, _ in tasks)
+    _floor_clip((tasks[0][0][:1], tasks[0][1]))  # load the shape predictor
+    started = time.process_time()
+    for task in tasks:
+        _floor_clip(task)
+    floor = time.process_time() - started
+    time_extract(root, out, 1)  # load the detector and the 3d model, read the dataset once
+    started = time.process_time()
+    time_extract(root, out, 1)
+    return floor / n_frames, (time.process_time() - started) / n_frames
 
 
 def main() -> int:
@@ -163,9 +169,6 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores; workers {args.workers}; {args.clips} clips, {n_frames} frames "
               f"of 640x480 written in {time.perf_counter() - started:.1f} s; {load()}")
         tasks = floor_tasks(fixture)
-        small_fixture, _ = write_clips(work / "casme2-small", min(args.workers, args.clips), args.frames)
-        small_tasks = floor_tasks(small_fixture)
-        extra_frames = n_frames - sum(len(f) for f in small_fixture.clips["frames"])
         floors, totals, floor_cpu, total_cpu, per_frame = [], [], [], [], []
         for round_ in range(max(args.repeats, 1)):
             floor_cpu.append(-sum(cpu_seconds()))
@@ -174,24 +177,19 @@ def main() -> int:
             total_cpu.append(-sum(cpu_seconds()))
             totals.append(time_extract(work / "casme2", work / "aus", args.workers))
             total_cpu[-1] += sum(cpu_seconds())
-            floor_small = cpu_of(lambda: time_floor(small_tasks, args.workers))
-            total_small = cpu_of(lambda: time_extract(work / "casme2-small", work / "aus-small", args.workers))
-            if extra_frames > 0:
-                per_frame.append(((floor_cpu[-1] - floor_small) / extra_frames, (total_cpu[-1] - total_small) / extra_frames))
             print(f"round {round_ + 1}: floor {floors[-1]:.2f} s, extract {totals[-1]:.2f} s "
                   f"(ratio {totals[-1] / floors[-1]:.2f}); CPU of all processes {floor_cpu[-1]:.2f} s / "
-                  f"{total_cpu[-1]:.2f} s ({floor_small:.2f} s / {total_small:.2f} s on {len(small_tasks)} clips); {load()}")
+                  f"{total_cpu[-1]:.2f} s; {load()}")
+        for _ in range(max(args.repeats, 1)):  # after the rounds: the models it loads here stay loaded
+            per_frame.append(per_frame_cpu(tasks, work / "casme2", work / "aus-here"))
         floor, total = min(floors), min(totals)
         print(f"floor (decode + 68-point shape prediction, box known): {floor:.2f} s = {1000 * floor / n_frames:.1f} ms a frame")
         print(f"miex aus extract (built-in estimator, --detect track): {total:.2f} s = {1000 * total / n_frames:.1f} ms a frame")
         print(f"ratio of CPU seconds (user + system, worker start-up included): {min(total_cpu) / min(floor_cpu):.2f}")
-        if extra_frames < MIN_EXTRA_FRAMES:
-            print(f"per frame beyond start-up: not measured ({extra_frames} frames beyond the {len(small_tasks)}-clip run; "
-                  f"start-up CPU varies by a few tenths of a second, so at least {MIN_EXTRA_FRAMES} are needed)")
-        elif per_frame:
-            floor_ms, total_ms = (1000 * min(v) for v in zip(*per_frame))
-            print(f"per frame beyond start-up (CPU of all processes, least of {len(per_frame)} rounds): floor {floor_ms:.2f} ms, "
-                  f"extract {total_ms:.2f} ms, ratio {total_ms / floor_ms:.2f} (what the ratio approaches on a whole dataset)")
+        floor_ms, total_ms = (1000 * min(v) for v in zip(*per_frame))
+        print(f"per frame without start-up (CPU seconds in one process, models loaded, least of {len(per_frame)} rounds): "
+              f"floor {floor_ms:.2f} ms, extract {total_ms:.2f} ms, ratio {total_ms / floor_ms:.2f} "
+              f"(what the ratio approaches on a whole dataset)")
         print(f"ratio extract / floor: {total / floor:.2f} (fastest of {len(totals)} rounds each; goal <= 2.0); {load()}")
         if args.compare:
             tracked = tables(work / "aus")
