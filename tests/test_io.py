@@ -109,3 +109,25 @@ def test_threads_writing_at_once_get_their_own_folders(tmp_path):
         t.join()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"s{k}-{i}" for k in range(4) for i in range(20))
     assert all((tmp_path / f"s{k}-{i}" / "0.jpg").read_bytes() == bytes([k, i]) for k in range(4) for i in range(20))
+
+
+def test_a_parent_made_by_another_process_meanwhile_is_used(tmp_path, monkeypatch):
+    """Two workers write into a missing folder: both fail to make their temporary folder, one
+    makes the parent; the other must then go on, not fail."""
+    parent = tmp_path / "out"
+    real_mkdir = os.mkdir
+    raced = []
+
+    def mkdir_losing_the_race(path, mode=0o777, *args, **kwargs):
+        if ".tmp" in os.fspath(path) and not raced:
+            raced.append(path)
+            real_mkdir(parent)  # the other worker made it after our mkdir failed
+            raise FileNotFoundError(2, "No such file or directory", os.fspath(path))
+        return real_mkdir(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir_losing_the_race)
+    with atomic_dir(parent / "s000001") as tmp:
+        write_new_file(tmp / "0.jpg", b"x")
+    monkeypatch.undo()
+    assert raced and (parent / "s000001" / "0.jpg").read_bytes() == b"x"
+    assert [p.name for p in parent.iterdir()] == ["s000001"]

@@ -35,6 +35,7 @@ def _tmp_names(final: Path, suffix: str) -> Iterator[Path]:
 def _create(final: Path, suffix: str, make) -> Path:
     """The first free temporary name beside ``final`` (ending with ``suffix``) on which
     ``make(name)`` succeeds; the parent folder is created when missing."""
+    made_parent = False
     for name in _tmp_names(final, suffix):
         try:
             make(name)
@@ -42,9 +43,11 @@ def _create(final: Path, suffix: str, make) -> Path:
         except FileExistsError:
             continue
         except FileNotFoundError:
-            if final.parent.is_dir():
+            # Another process may have made the parent since ``make`` failed: try once more.
+            if made_parent:
                 raise
             final.parent.mkdir(parents=True, exist_ok=True)
+            made_parent = True
     raise AssertionError("unreachable")  # pragma: no cover
 
 
