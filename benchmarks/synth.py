@@ -14,6 +14,10 @@ its files are on disk (a final ``sync``: every phase pays for its own writes, se
 the time until it returns, with frames still in the page cache, is printed too. The ratio line
 uses the fastest of each (fairer on a shared, loaded machine), and the load average is printed
 with it.
+After the rounds, one more phase runs synthesis with a renderer that costs nothing (load and
+align each face, the warp setup, encode and write its frames, the crop standing in for every
+rendered frame): its ratio to the floor is the lowest synthesis ratio any renderer can reach
+on this machine, before synthesis' own start, probe and plan steps.
 The landmark cache and the warp table cache are warmed first (as for a face pool used before, on
 a machine that ran miex before); the seconds that took are printed on their own line.
 
@@ -24,6 +28,7 @@ a machine that ran miex before); the seconds that took are printed on their own 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import sys
@@ -42,7 +47,8 @@ from miex.au.sources import Clip, MaESource, MiESource
 from miex.faces import BuiltinFacePool, builtin_face_paths
 from miex.seeding import rng
 from miex.synth.config import SynthConfig
-from miex.synth.render import encode_jpeg
+from miex.parallel import single_threaded
+from miex.synth.render import SampleTask, encode_jpeg, write_sample
 from miex.synth.runner import run_synth
 from miex.io import atomic_dir, write_new_file
 
@@ -115,6 +121,49 @@ def floor_job(out: Path, n_samples: int, workers: int, quality: int):
         with ProcessPoolExecutor(workers) as executor:
             total = sum(executor.map(_write_floor_chunk, [(str(out), c, frames, quality) for c in chunks]))
         assert total == 2 * n_samples
+
+    return run
+
+
+_UNRENDERED: dict = {}
+
+
+def _write_unrendered_chunk(args: tuple[str, str, list[str], int]) -> int:
+    """Synthesis with a renderer that costs nothing: per identity, what ``miex synth`` does
+    around rendering (load and align the face, the warp setup, JPEG-encode its 10 distinct
+    frames, write its 9 sample folders), with the aligned crop standing in for every frame."""
+    faces, out, face_ids, quality = args
+    if "pool" not in _UNRENDERED:
+        from miex.generators.warp import WarpGenerator
+        from miex.synth.facepool import open_face_pool
+
+        _UNRENDERED.update(pool=open_face_pool(faces, size=128), generator=WarpGenerator())
+    pool, generator = _UNRENDERED["pool"], _UNRENDERED["generator"]
+    frames = 0
+    for face_id in face_ids:
+        prepared = generator.prepare(pool.load(face_id))
+        jpegs = [encode_jpeg(prepared.image, quality) for _ in range(10)]  # the onset and 9 apexes
+        for k, (label, source) in enumerate((label, source) for label in range(3) for source in ("expert", "mae", "mie")):
+            write_sample(Path(out), SampleTask(dir=f"{face_id}_{source}_{label}", trajectory=None), [jpegs[0], jpegs[1 + k]], None, None)
+            frames += 2
+    return frames
+
+
+def unrendered_job(faces: Path, out: Path, n_ids: int, workers: int, quality: int):
+    """Synthesis minus rendering (:func:`_write_unrendered_chunk`) as a job for :func:`timed`:
+    a lower bound of what any renderer leaves, without synthesis' start, probe and plan steps."""
+    from miex.faces import FacePool
+
+    face_ids = FacePool(faces, size=128).ids[:n_ids]
+    chunks = [face_ids[i : i + 50] for i in range(0, len(face_ids), 50)]
+
+    def run() -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        # spawned, as synthesis' workers are (a forked child that sets OpenCV's thread count hangs)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+            tasks = [(str(faces), str(out), chunk, quality) for chunk in chunks]
+            total = sum(executor.map(single_threaded, [_write_unrendered_chunk] * len(tasks), tasks))
+        assert total == 18 * len(face_ids)
 
     return run
 
@@ -212,6 +261,8 @@ def main() -> int:
                   f"ratio {s1 / f1:.2f} ({s0 / f0:.2f} before write-back, {su / fu:.2f} in user CPU); steps: "
                   + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in getattr(report, "stages", {}).items())
                   + f"; {load()}")
+        settle()
+        unrendered = timed(unrendered_job(faces, work / "unrendered", args.ids, args.workers, config.jpeg_quality))
         floor = min(f[1] for f in floors)
         total = min(t[1] for t in totals)
         floor_cached, total_cached = min(f[0] for f in floors), min(t[0] for t in totals)
@@ -222,6 +273,10 @@ def main() -> int:
         print(f"ratio before write-back (frames still in the page cache): {total_cached / floor_cached:.2f}")
         print(f"ratio of user CPU seconds (the computation, without the kernel's file-system work): "
               f"{min(t[2] for t in totals) / min(f[2] for f in floors):.2f}")
+        print(f"without rendering (load, align, warp setup, encode and write; a renderer that cost nothing): "
+              f"{unrendered[1]:.1f} s on disk ({unrendered[0]:.1f} s until it returns; CPU user {unrendered[2]:.1f} s, "
+              f"system {unrendered[3]:.1f} s), ratio to the floor {unrendered[1] / floor:.2f}: the lowest synthesis ratio "
+              f"any renderer can reach here, before synthesis' own start, probe and plan steps")
         print(f"ratio synth / floor: {total / floor:.2f} (to disk, fastest of {len(totals)} rounds each; goal <= 1.5); {load()}")
     return 0
 
