@@ -81,45 +81,37 @@ def build_plan(
         for source in config.sources
         if source != "expert"
     }
-    n = len(identities) * 3 * len(config.sources)
+    cells = [(identity, label, source) for identity in identities for label in LABEL_NAMES for source in config.sources]
+    n = len(cells)
     onset = np.zeros((n, N_AUS))
     apex = np.zeros((n, N_AUS))
-    columns: dict[str, list] = {c: [] for c in ("dir", "face_id", "face_path", "source", "label", "emotion",
-                                                "face_reuse", *PROVENANCE_COLUMNS)}
-    trajectories: list[np.ndarray] = []
-    apex_index = np.zeros(n, dtype=np.int64)
-    k = 0
-    for identity in identities:
-        for label in LABEL_NAMES:
-            for source in config.sources:
-                if source == "expert":
-                    emotion, apex[k] = expert_draw(label, rng(config.seed, "expert", k))
-                    provenance = {c: "" for c in PROVENANCE_COLUMNS}
-                    real = None
-                else:
-                    rows = by_class[source][label]
-                    i = identity.index % len(rows.emotion)
-                    onset[k], apex[k], emotion, real = rows.onset[i], rows.apex[i], rows.emotion[i], rows.sequence[i]
-                    provenance = {c: rows.provenance[c][i] for c in PROVENANCE_COLUMNS}
-                trajectory, apex_index[k] = trajectory_of(config, k, onset[k], apex[k], real)
-                trajectories.append(trajectory)
-                for column, value in (("dir", sample_dir(identity.face_id, source, label)),
-                                      ("face_id", identity.face_id), ("face_path", identity.face_path),
-                                      ("source", source), ("label", label), ("emotion", emotion),
-                                      ("face_reuse", identity.reuse), *provenance.items()):
-                    columns[column].append(value)
-                k += 1
+    emotion = [""] * n
+    provenance = {c: [""] * n for c in PROVENANCE_COLUMNS}
+    real: list[np.ndarray | None] = [None] * n
+    for k, (identity, label, source) in enumerate(cells):
+        if source == "expert":
+            emotion[k], apex[k] = expert_draw(label, rng(config.seed, "expert", k))
+            continue
+        rows = by_class[source][label]
+        i = identity.index % len(rows.emotion)
+        onset[k], apex[k], emotion[k], real[k] = rows.onset[i], rows.apex[i], rows.emotion[i], rows.sequence[i]
+        for c in PROVENANCE_COLUMNS:
+            provenance[c][k] = rows.provenance[c][i]
+    trajectories, apex_index = trajectories_of(config, onset, apex, real)
     manifest = pd.DataFrame({
         "sample_id": np.arange(n, dtype=np.int64),
-        **{c: columns[c] for c in ("dir", "face_id", "face_path", "source")},
-        "label": np.asarray(columns["label"], dtype=np.int64),
-        "emotion": columns["emotion"],
+        "dir": [sample_dir(identity.face_id, source, label) for identity, label, source in cells],
+        "face_id": [identity.face_id for identity, _, _ in cells],
+        "face_path": [identity.face_path for identity, _, _ in cells],
+        "source": [source for _, _, source in cells],
+        "label": np.array([label for _, label, _ in cells], dtype=np.int64),
+        "emotion": emotion,
         **dict(zip(ONSET_COLUMNS, onset.T)),
         **dict(zip(APEX_COLUMNS, apex.T)),
-        **{c: columns[c] for c in PROVENANCE_COLUMNS},
+        **provenance,
         "generator": config.generator,
         "seed": np.full(n, config.seed, dtype=np.int64),
-        "face_reuse": np.asarray(columns["face_reuse"], dtype=np.int64),
+        "face_reuse": np.array([identity.reuse for identity, _, _ in cells], dtype=np.int64),
         "n_frames": np.array([len(t) for t in trajectories], dtype=np.int64),
         "apex_index": apex_index,
         "weights_sha256": config.weights_sha256,
@@ -127,13 +119,19 @@ def build_plan(
     return manifest[MANIFEST_COLUMNS], trajectories
 
 
-def trajectory_of(
-    config: SynthConfig, k: int, onset: np.ndarray, apex: np.ndarray, real: np.ndarray | None
-) -> tuple[np.ndarray, int]:
-    """The (T, 17) float32 AU trajectory of sample ``k`` and its apex frame index."""
-    if config.frames == "2":
-        return np.array((onset, apex), dtype=np.float32), 1
-    trajectory, apex_at = sample_trajectory(
-        onset, apex, real, config.frames, rng(config.seed, "trajectory", k), fps=config.fps, duration=config.duration
-    )
-    return trajectory.astype(np.float32), apex_at
+def trajectories_of(
+    config: SynthConfig, onset: np.ndarray, apex: np.ndarray, real: Sequence[np.ndarray | None]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every sample's (T, 17) float32 AU trajectory and its apex frame index. Two frames are
+    the pool's (or the expert's) onset and apex; longer ones follow the real sequence where
+    there is one, with sample ``k``'s random draws from ``rng(seed, "trajectory", k)``."""
+    if config.frames == "2":  # one array, a row per sample
+        return list(np.stack([onset, apex], axis=1).astype(np.float32)), np.ones(len(onset), dtype=np.int64)
+    trajectories, apex_index = [], np.empty(len(onset), dtype=np.int64)
+    for k in range(len(onset)):
+        trajectory, apex_index[k] = sample_trajectory(
+            onset[k], apex[k], real[k], config.frames, rng(config.seed, "trajectory", k),
+            fps=config.fps, duration=config.duration,
+        )
+        trajectories.append(trajectory.astype(np.float32))
+    return trajectories, apex_index

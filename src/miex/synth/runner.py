@@ -183,11 +183,11 @@ def pending_chunks(
     done = {entry.name for entry in os.scandir(out) if entry.is_dir()}
     tasks: dict[str, IdentityTask] = {}
     pool_id = {identity.face_id: identity.pool_id for identity in identities}
-    for row, trajectory in zip(manifest[["dir", "face_id"]].itertuples(index=False), trajectories):
-        if row.dir in done:
+    for sample, face_id, trajectory in zip(manifest["dir"].tolist(), manifest["face_id"].tolist(), trajectories):
+        if sample in done:
             continue
-        task = tasks.setdefault(row.face_id, IdentityTask(pool_id=pool_id[row.face_id]))
-        task.samples.append(SampleTask(dir=row.dir, trajectory=trajectory))
+        task = tasks.setdefault(face_id, IdentityTask(pool_id=pool_id[face_id]))
+        task.samples.append(SampleTask(dir=sample, trajectory=trajectory))
     ordered = list(tasks.values())
     per_chunk = max(1, min(16, len(ordered) // max(workers * 8, 1)))
     return [list(chunk) for chunk in split(ordered, max(1, -(-len(ordered) // per_chunk)))]
