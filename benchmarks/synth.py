@@ -14,10 +14,10 @@ its files are on disk (a final ``sync``: every phase pays for its own writes, se
 the time until it returns, with frames still in the page cache, is printed too. The ratio line
 uses the fastest of each (fairer on a shared, loaded machine), and the load average is printed
 with it.
-After the rounds, one more phase runs synthesis with a renderer that costs nothing (load and
+After the rounds, one more phase runs synthesis with frames that cost nothing to render (load and
 align each face, the warp setup, encode and write its frames, the crop standing in for every
-rendered frame): its ratio to the floor is the lowest synthesis ratio any renderer can reach
-on this machine, before synthesis' own start, probe and plan steps.
+rendered frame): its ratio to the floor is the lowest that faster rendering alone can bring
+synthesis to on this machine, before synthesis' own start, probe and plan steps.
 The landmark cache and the warp table cache are warmed first (as for a face pool used before, on
 a machine that ran miex before); the seconds that took are printed on their own line.
 
@@ -28,6 +28,7 @@ a machine that ran miex before); the seconds that took are printed on their own 
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
 import os
 import shutil
@@ -129,7 +130,7 @@ _UNRENDERED: dict = {}
 
 
 def _write_unrendered_chunk(args: tuple[str, str, list[str], int]) -> int:
-    """Synthesis with a renderer that costs nothing: per identity, what ``miex synth`` does
+    """Synthesis with frames that cost nothing to render: per identity, what ``miex synth`` does
     around rendering (load and align the face, the warp setup, JPEG-encode its 10 distinct
     frames, write its 9 sample folders), with the aligned crop standing in for every frame."""
     faces, out, face_ids, quality = args
@@ -143,7 +144,7 @@ def _write_unrendered_chunk(args: tuple[str, str, list[str], int]) -> int:
     for face_id in face_ids:
         prepared = generator.prepare(pool.load(face_id))
         jpegs = [encode_jpeg(prepared.image, quality) for _ in range(10)]  # the onset and 9 apexes
-        for k, (label, source) in enumerate((label, source) for label in range(3) for source in ("expert", "mae", "mie")):
+        for k, (label, source) in enumerate(itertools.product(range(3), ("expert", "mae", "mie"))):
             write_sample(Path(out), SampleTask(dir=f"{face_id}_{source}_{label}", trajectory=None), [jpegs[0], jpegs[1 + k]], None, None)
             frames += 2
     return frames
@@ -151,7 +152,7 @@ def _write_unrendered_chunk(args: tuple[str, str, list[str], int]) -> int:
 
 def unrendered_job(faces: Path, out: Path, n_ids: int, workers: int, quality: int):
     """Synthesis minus rendering (:func:`_write_unrendered_chunk`) as a job for :func:`timed`:
-    a lower bound of what any renderer leaves, without synthesis' start, probe and plan steps."""
+    what faster rendering cannot remove, without synthesis' start, probe and plan steps."""
     from miex.faces import FacePool
 
     face_ids = FacePool(faces, size=128).ids[:n_ids]
@@ -273,10 +274,10 @@ def main() -> int:
         print(f"ratio before write-back (frames still in the page cache): {total_cached / floor_cached:.2f}")
         print(f"ratio of user CPU seconds (the computation, without the kernel's file-system work): "
               f"{min(t[2] for t in totals) / min(f[2] for f in floors):.2f}")
-        print(f"without rendering (load, align, warp setup, encode and write; a renderer that cost nothing): "
+        print(f"without rendering (load, align, warp setup, encode and write; frames that cost nothing to render): "
               f"{unrendered[1]:.1f} s on disk ({unrendered[0]:.1f} s until it returns; CPU user {unrendered[2]:.1f} s, "
-              f"system {unrendered[3]:.1f} s), ratio to the floor {unrendered[1] / floor:.2f}: the lowest synthesis ratio "
-              f"any renderer can reach here, before synthesis' own start, probe and plan steps")
+              f"system {unrendered[3]:.1f} s), ratio to the floor {unrendered[1] / floor:.2f}: the lowest that faster rendering "
+              f"alone can reach here, before synthesis' own start, probe and plan steps")
         print(f"ratio synth / floor: {total / floor:.2f} (to disk, fastest of {len(totals)} rounds each; goal <= 1.5); {load()}")
     return 0
 
