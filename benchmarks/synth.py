@@ -21,7 +21,7 @@ synthesis to on this machine, before synthesis' own start, probe and plan steps.
 The landmark cache and the warp table cache are warmed first (as for a face pool used before, on
 a machine that ran miex before); the seconds that took are printed on their own line.
 
-    python benchmarks/synth.py                 # full scale (about 1 GB of disk for the output)
+    python benchmarks/synth.py                 # full scale (about 2 GB of disk for the outputs)
     python benchmarks/synth.py --ids 50 --repeats 1   # smoke run
 """
 
