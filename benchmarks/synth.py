@@ -43,11 +43,12 @@ import pandas as pd
 
 from common import cpu_seconds, load, scratch
 from miex.au.pool import write_pool
-from miex.au.space import AU_NAMES
+from miex.au.space import AU_NAMES, LABEL_NAMES
 from miex.au.sources import Clip, MaESource, MiESource
 from miex.faces import BuiltinFacePool, builtin_face_paths
 from miex.seeding import rng
 from miex.synth.config import SynthConfig
+from miex.synth.plan import sample_dir
 from miex.parallel import single_threaded
 from miex.synth.render import SampleTask, encode_jpeg, write_sample
 from miex.synth.runner import run_synth
@@ -144,8 +145,8 @@ def _write_unrendered_chunk(args: tuple[str, str, list[str], int]) -> int:
     for face_id in face_ids:
         prepared = generator.prepare(pool.load(face_id))
         jpegs = [encode_jpeg(prepared.image, quality) for _ in range(10)]  # the onset and 9 apexes
-        for k, (label, source) in enumerate(itertools.product(range(3), ("expert", "mae", "mie"))):
-            write_sample(Path(out), SampleTask(dir=f"{face_id}_{source}_{label}", trajectory=None), [jpegs[0], jpegs[1 + k]], None, None)
+        for k, (label, source) in enumerate(itertools.product(LABEL_NAMES, ("expert", "mae", "mie"))):
+            write_sample(Path(out), SampleTask(dir=sample_dir(face_id, source, label), trajectory=None), [jpegs[0], jpegs[1 + k]], None, None)
             frames += 2
     return frames
 
