@@ -154,9 +154,9 @@ def _write_unrendered_chunk(args: tuple[str, str, list[str], int]) -> int:
 def unrendered_job(faces: Path, out: Path, n_ids: int, workers: int, quality: int):
     """Synthesis minus rendering (:func:`_write_unrendered_chunk`) as a job for :func:`timed`:
     what faster rendering cannot remove, without synthesis' start, probe and plan steps."""
-    from miex.faces import FacePool
+    from miex.synth.facepool import open_face_pool
 
-    face_ids = FacePool(faces, size=128).ids[:n_ids]
+    face_ids = open_face_pool(str(faces), size=128).ids[:n_ids]  # the pool the workers open
     chunks = [face_ids[i : i + 50] for i in range(0, len(face_ids), 50)]
 
     def run() -> None:
